@@ -1,0 +1,86 @@
+"""Admin for agents and the service-settings singleton; changes go through services."""
+
+from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from sessions_app import selectors
+
+from . import services
+from .models import Agent, ServiceSettings
+
+
+@admin.register(ServiceSettings)
+class ServiceSettingsAdmin(admin.ModelAdmin):
+    """A single page: the list and add views lead straight to the one row."""
+
+    fieldsets = [
+        ("Service", {"fields": ["service_mode", "accept_timeout_seconds"]}),
+        ("Idle end", {"fields": ["customer_idle_timeout_seconds", "idle_end_notice"]}),
+        ("Capacity and presence", {"fields": ["default_max_sessions", "presence_grace_seconds"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        obj = services.service_settings_get()
+        return HttpResponseRedirect(
+            reverse("admin:agents_app_servicesettings_change", args=[obj.pk])
+        )
+
+    def save_model(self, request, obj, form, change):
+        services.service_settings_update(
+            **{name: form.cleaned_data[name] for name in form.changed_data}
+        )
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "user", "status", "load", "max_sessions", "last_assigned_at"]
+    list_filter = ["status"]
+    search_fields = ["display_name", "user__username"]
+    readonly_fields = ["last_assigned_at", "status_changed_at", "created_at"]
+    fields = ["user", "display_name", "status", "max_sessions", *readonly_fields]
+    actions = ["set_online", "set_away", "set_offline"]
+
+    def get_queryset(self, request):
+        return selectors.agents_with_load(super().get_queryset(request))
+
+    @admin.display(description="load")
+    def load(self, obj):
+        return selectors.agent_load(obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.save()  # a new profile for an existing user: nothing routes to it yet
+            return
+        changed = set(form.changed_data)
+        if changed & {"display_name", "max_sessions"}:
+            services.agent_update(
+                agent_id=obj.pk,
+                display_name=obj.display_name,
+                max_sessions=obj.max_sessions,
+            )
+        if "status" in changed:
+            services.agent_set_status(agent_id=obj.pk, status=obj.status)
+
+    def _set_status(self, request, queryset, status):
+        for agent in queryset:
+            services.agent_set_status(agent_id=agent.pk, status=status)
+        self.message_user(request, f"{queryset.count()} agent(s) set {status}.")
+
+    @admin.action(description="Set selected agents online")
+    def set_online(self, request, queryset):
+        self._set_status(request, queryset, "online")
+
+    @admin.action(description="Set selected agents away")
+    def set_away(self, request, queryset):
+        self._set_status(request, queryset, "away")
+
+    @admin.action(description="Set selected agents offline")
+    def set_offline(self, request, queryset):
+        self._set_status(request, queryset, "offline")

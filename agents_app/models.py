@@ -1,0 +1,98 @@
+"""Agents, their status and capacity, and the admin's service settings singleton."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinLengthValidator, MinValueValidator
+from django.db import models
+
+DEFAULT_IDLE_END_NOTICE = (
+    "This chat was closed because we did not hear back from you. Start a new chat any time."
+)
+
+
+class ServiceMode(models.TextChoices):
+    AUTO = "auto", "Automatic service"
+    MANUAL = "manual", "Manual service (offer with countdown)"
+
+
+class ServiceSettings(models.Model):
+    """The one row of desk-wide settings (pk=1). Its row lock also serialises routing."""
+
+    SINGLETON_PK = 1
+
+    service_mode = models.CharField(
+        max_length=10, choices=ServiceMode.choices, default=ServiceMode.MANUAL
+    )
+    accept_timeout_seconds = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="How long an offer stands before it moves to another agent (1-3600 s).",
+    )
+    customer_idle_timeout_seconds = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(1), MaxValueValidator(604800)],
+        help_text="After an agent's message, how long the customer may stay silent (1-604800 s).",
+    )
+    idle_end_notice = models.TextField(
+        default=DEFAULT_IDLE_END_NOTICE,
+        max_length=1000,
+        validators=[MinLengthValidator(1)],
+        help_text="The overtime end reminder sent to the customer on an idle end.",
+    )
+    default_max_sessions = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Capacity of an agent whose own max sessions is blank (1-100).",
+    )
+    presence_grace_seconds = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(5), MaxValueValidator(3600)],
+        help_text="An online agent with no open workspace for this long is set away (5-3600 s).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "service settings"
+        verbose_name_plural = "service settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="service_settings_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return "Service settings"
+
+
+class AgentStatus(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+class Agent(models.Model):
+    """A user who serves chats. Capacity blank means the settings' default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent"
+    )
+    display_name = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=10, choices=AgentStatus.choices, default=AgentStatus.OFFLINE, db_index=True
+    )
+    max_sessions = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Blank: the service settings' default.",
+    )
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.user.get_username()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make run`: Redis check, migrate, demo users, then web + worker + beat under honcho.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+mkdir -p var
+
+REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+if ! python scripts/redis_ping.py "$REDIS_URL" 2>/dev/null; then
+  if command -v redis-server >/dev/null; then
+    PRIVATE_PORT="${PRIVATE_REDIS_PORT:-6390}"
+    echo "No Redis at $REDIS_URL: starting a private redis-server on 127.0.0.1:$PRIVATE_PORT"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$PRIVATE_PORT" --save "" \
+      --appendonly no --dir "$PWD/var" --pidfile "$PWD/var/redis.pid" \
+      --logfile "$PWD/var/redis.log"
+    REDIS_URL="redis://127.0.0.1:$PRIVATE_PORT/0"
+    for _ in $(seq 50); do python scripts/redis_ping.py "$REDIS_URL" && break; sleep 0.1; done
+  else
+    echo "Redis is required and none answers at $REDIS_URL: install it (e.g. 'apt-get install redis-server') or set REDIS_URL." >&2
+    exit 1
+  fi
+fi
+export REDIS_URL
+
+python manage.py migrate --noinput
+python manage.py seed_demo
+
+cat <<MSG
+
+  Contact center is starting on http://$HOST:$PORT/
+    Agent workspace : http://$HOST:$PORT/workspace/
+    Customer chat   : http://$HOST:$PORT/chat/
+    Admin           : http://$HOST:$PORT/admin/
+    REST API docs   : http://$HOST:$PORT/api/docs/
+  Stop with Ctrl-C.
+
+MSG
+exec honcho start -f Procfile

@@ -1,0 +1,154 @@
+"""Chat sessions, the offers made for them, their messages and their audit trail."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class SessionState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    OFFERED = "offered", "Offered"
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended"
+
+
+class EndReason(models.TextChoices):
+    AGENT_ENDED = "agent_ended", "Agent ended"
+    CUSTOMER_ENDED = "customer_ended", "Customer left"
+    CUSTOMER_IDLE_TIMEOUT = "customer_idle_timeout", "Customer idle timeout"
+    STAFF_ENDED = "staff_ended", "Staff ended"
+
+
+class ChatSession(models.Model):
+    """One conversation between a customer and at most one agent at a time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    state = models.CharField(
+        max_length=10, choices=SessionState.choices, default=SessionState.QUEUED
+    )
+    customer_name = models.CharField(max_length=100)
+    # sha256 of the customer's secret; the secret itself is never stored.
+    customer_token_hash = models.CharField(max_length=64, editable=False)
+    agent = models.ForeignKey(
+        "agents_app.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sessions",
+        help_text="The agent serving it (active) or who served it (ended).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=30, choices=EndReason.choices, blank=True)
+    last_activity_at = models.DateTimeField(auto_now_add=True)
+    # The idle timer: the deadline is the truth, the Celery task only its fast path.
+    idle_deadline = models.DateTimeField(null=True, blank=True)
+    idle_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="session_state_created"),
+            models.Index(fields=["agent", "state"], name="session_agent_state"),
+            models.Index(
+                fields=["idle_deadline"],
+                condition=Q(idle_deadline__isnull=False),
+                name="session_idle_deadline",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="active") | Q(agent__isnull=False, accepted_at__isnull=False),
+                name="active_session_has_agent",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="ended") | (Q(ended_at__isnull=False) & ~Q(end_reason="")),
+                name="ended_session_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(idle_deadline__isnull=True) | Q(state="active"),
+                name="idle_timer_only_when_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_name} ({self.state})"
+
+
+class OfferOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Offer(models.Model):
+    """A time-limited proposal of a session to one agent (manual mode). Standing = no outcome."""
+
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="offers")
+    agent = models.ForeignKey("agents_app.Agent", on_delete=models.PROTECT, related_name="offers")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    timeout_seconds = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=10, choices=OfferOutcome.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=Q(outcome=""), name="offer_standing_expiry"
+            ),
+            models.Index(fields=["agent", "outcome"], name="offer_agent_outcome"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"], condition=Q(outcome=""), name="one_standing_offer_per_session"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk} to {self.agent_id} ({self.outcome or 'standing'})"
+
+    @property
+    def is_standing(self) -> bool:
+        return not self.outcome
+
+
+class Sender(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "Agent"
+    SYSTEM = "system", "System"
+
+
+class Message(models.Model):
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    body = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["session", "created_at"], name="message_session_created")]
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.body[:40]}"
+
+
+class SessionEvent(models.Model):
+    """Audit trail: one row per transition and per routing decision."""
+
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=40)
+    agent = models.ForeignKey(
+        "agents_app.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.created_at:%H:%M:%S}"

@@ -1,0 +1,137 @@
+"""The one place that talks to the channel layer: numbered live events for agents and customers.
+
+Services call `to_agent` / `to_customer` from `transaction.on_commit`, so nothing leaves before
+the commit. Each process keeps one publisher thread with a long-lived event loop and Redis
+connections (`async_to_sync(group_send)` per call costs a loop and a connection each time).
+Events are sent one after another in the order they were published; each is stamped with the
+recipient's next `seq`, an atomic Redis counter shared by every process.
+"""
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+EVENT_HANDLER = "push.event"  # consumers implement push_event()
+
+
+def agent_group(agent_id: int | str) -> str:
+    return f"agent.{agent_id}"
+
+
+def customer_group(session_id: Any) -> str:
+    return f"customer.{session_id}"
+
+
+def seq_key(group: str) -> str:
+    return f"{settings.REDIS_PREFIX}:seq:{group}"
+
+
+class Publisher:
+    """Runs an asyncio loop in a daemon thread and sends queued events in order."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.sent = 0
+        self.failed = 0
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="push-publisher", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._loop.create_task(self._drain())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _connect(self):
+        import redis.asyncio as aioredis
+        from channels.layers import channel_layers
+
+        self._layer = channel_layers.make_backend("default")
+        self._redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+
+    async def _drain(self) -> None:
+        await self._connect()
+        while True:
+            group, frame = await self._queue.get()
+            try:
+                await self._send(group, frame)
+                self.sent += 1
+            except Exception:  # noqa: BLE001 -- a lost push is noticed by the client's seq
+                self.failed += 1
+                log.exception("push to %s failed", group)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    if self._pending == 0:
+                        self._idle.set()
+
+    async def _send(self, group: str, frame: dict) -> None:
+        frame["seq"] = await self._redis.incr(seq_key(group))
+        await self._layer.group_send(group, {"type": EVENT_HANDLER, "frame": frame})
+
+    def publish(self, group: str, frame: dict) -> None:
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (group, frame))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every published event has been handed to Redis (tests, shutdown)."""
+        return self._idle.wait(timeout)
+
+
+_publisher: Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def publisher() -> Publisher:
+    """This process's publisher; a forked child (Celery prefork) builds its own."""
+    global _publisher
+    if _publisher is None or _publisher.pid != os.getpid():
+        with _publisher_lock:
+            if _publisher is None or _publisher.pid != os.getpid():
+                _publisher = Publisher()
+    return _publisher
+
+
+def publish(group: str, event_type: str, **payload: Any) -> None:
+    frame = {"type": event_type, **payload, "published_at": time.time()}
+    publisher().publish(group, frame)
+
+
+def to_agent(agent_id: int | str, event_type: str, **payload: Any) -> None:
+    publish(agent_group(agent_id), event_type, **payload)
+
+
+def to_customer(session_id: Any, event_type: str, **payload: Any) -> None:
+    publish(customer_group(session_id), event_type, **payload)
+
+
+def current_seq(group: str) -> int:
+    """The last seq sent to a group (sync; for snapshots built in sync code)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    try:
+        return int(client.get(seq_key(group)) or 0)
+    finally:
+        client.close()
+
+
+def flush(timeout: float = 5.0) -> bool:
+    return _publisher.flush(timeout) if _publisher is not None else True

@@ -1,0 +1,528 @@
+"""Every state change of a chat session: create, allocate, offer, accept, expire, message, end.
+
+Each function runs in one transaction, locks rows in the order of `locks.py`, checks the state,
+writes with `update_fields`, and registers pushes and timer tasks with `on_commit`.
+"""
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from functools import partial
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents_app.models import Agent, AgentStatus, ServiceMode, ServiceSettings
+
+from . import push, selectors
+from .errors import Conflict, Invalid, NotFound
+from .locks import lock_routing, lock_session, lock_standing_offer
+from .models import (
+    ChatSession,
+    EndReason,
+    Message,
+    Offer,
+    OfferOutcome,
+    Sender,
+    SessionEvent,
+    SessionState,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 4000
+MAX_NAME = 100
+DRAIN_BATCH = 200
+
+
+def _after_commit(func, *args, **kwargs) -> None:
+    """Run `func` once the transaction commits; a failure there is logged, never raised."""
+    transaction.on_commit(partial(func, *args, **kwargs), robust=True)
+
+
+def _event(session: ChatSession, kind: str, agent: Agent | None = None, **data) -> None:
+    SessionEvent.objects.create(session=session, kind=kind, agent=agent, data=data)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def clean_body(body: object) -> str:
+    if not isinstance(body, str):
+        raise Invalid("A message body must be a string.", field="body")
+    text = body.strip()
+    if not text:
+        raise Invalid("A message body must not be empty.", field="body")
+    if len(text) > MAX_BODY:
+        raise Invalid(f"A message body is at most {MAX_BODY} characters.", field="body")
+    return text
+
+
+# --- timers: scheduled after commit, always re-checked by the service when they fire ---------
+
+
+def _schedule_offer_expiry(offer_id: int, expires_at: datetime) -> None:
+    from .tasks import offer_expire_task
+
+    offer_expire_task.apply_async(args=[offer_id], eta=expires_at)
+
+
+def _schedule_idle_end(session_id: UUID, deadline: datetime) -> None:
+    from .tasks import session_idle_end_task
+
+    session_idle_end_task.apply_async(args=[str(session_id), deadline.isoformat()], eta=deadline)
+
+
+def _drain_after_commit() -> None:
+    _after_commit(queue_drain)
+
+
+# --- routing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidates:
+    """Online agents with their loads, kept current while one transaction routes sessions."""
+
+    cfg: ServiceSettings
+    agents: list[Agent] = field(default_factory=list)
+    load: dict[int, int] = field(default_factory=dict)
+    skipped_status: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load_locked(cls, cfg: ServiceSettings) -> "_Candidates":
+        """Call with the routing lock held, so loads cannot change under us."""
+        found = cls(cfg=cfg)
+        for agent in selectors.agents_with_load():
+            if agent.status != AgentStatus.ONLINE:
+                found.skipped_status.setdefault(agent.status, []).append(str(agent.pk))
+                continue
+            found.agents.append(agent)
+            found.load[agent.pk] = agent.offer_load + agent.active_load
+        return found
+
+    def free_slots(self) -> int:
+        return sum(
+            max(0, selectors.agent_capacity(a, self.cfg) - self.load[a.pk]) for a in self.agents
+        )
+
+    def choose(self, session: ChatSession) -> tuple[Agent | None, dict]:
+        """Least loaded eligible agent, least recently assigned first; and why others lost."""
+        missed = selectors.agents_missed(session)
+        at_capacity, eligible = [], []
+        for agent in self.agents:
+            if self.load[agent.pk] >= selectors.agent_capacity(agent, self.cfg):
+                at_capacity.append(str(agent.pk))
+            else:
+                eligible.append(agent)
+        fresh = [a for a in eligible if a.pk not in missed]
+        pool = fresh or eligible
+        decision = {
+            "at_capacity": at_capacity,
+            "away": self.skipped_status.get(AgentStatus.AWAY, []),
+            "offline": self.skipped_status.get(AgentStatus.OFFLINE, []),
+            "missed_this_session": [str(a.pk) for a in eligible if a.pk in missed and fresh],
+            "reoffered_to_missed": bool(eligible and not fresh),
+        }
+        if not pool:
+            return None, decision
+        oldest = datetime.min.replace(tzinfo=timezone.get_current_timezone())
+        chosen = min(pool, key=lambda a: (self.load[a.pk], a.last_assigned_at or oldest, a.pk))
+        self.load[chosen.pk] += 1
+        return chosen, decision
+
+
+def _route_locked(session: ChatSession, candidates: _Candidates, now: datetime) -> bool:
+    """Offer or assign a locked, queued session to the best agent; False if none is eligible."""
+    agent, decision = candidates.choose(session)
+    if agent is None:
+        _event(session, "routing.queued", **decision)
+        return False
+    _event(session, "routing.chosen", agent=agent, **decision)
+    agent.last_assigned_at = now
+    Agent.objects.filter(pk=agent.pk).update(last_assigned_at=now)
+    session.last_activity_at = now
+    if candidates.cfg.service_mode == ServiceMode.AUTO:
+        session.state = SessionState.ACTIVE
+        session.agent = agent
+        session.accepted_at = now
+        session.save(update_fields=["state", "agent", "accepted_at", "last_activity_at"])
+        _event(session, "session.assigned", agent=agent, mode="auto")
+        data = selectors.session_dict(session)
+        _after_commit(push.to_agent, agent.pk, "session.assigned", session=data)
+        _after_commit(push.to_customer, session.pk, "session.updated", session=data)
+        return True
+    timeout = candidates.cfg.accept_timeout_seconds
+    offer = Offer.objects.create(
+        session=session,
+        agent=agent,
+        expires_at=now + timedelta(seconds=timeout),
+        timeout_seconds=timeout,
+    )
+    session.state = SessionState.OFFERED
+    session.save(update_fields=["state", "last_activity_at"])
+    _event(
+        session,
+        "offer.made",
+        agent=agent,
+        offer_id=offer.pk,
+        expires_at=selectors.iso(offer.expires_at),
+    )
+    data = selectors.session_dict(session, offer=offer)
+    offer_payload = {
+        "id": str(offer.pk),
+        "expires_at": selectors.iso(offer.expires_at),
+        "countdown_seconds": timeout,
+    }
+    first = selectors.session_messages(session).filter(sender=Sender.CUSTOMER).first()
+    data["first_message"] = first.body if first else None
+    _after_commit(push.to_agent, agent.pk, "session.offered", session=data, offer=offer_payload)
+    _after_commit(push.to_customer, session.pk, "session.updated", session=data)
+    _after_commit(_schedule_offer_expiry, offer.pk, offer.expires_at)
+    return True
+
+
+def _requeue_locked(session: ChatSession) -> None:
+    """The session, locked, goes back to the queue; routing is then tried for it at once."""
+    session.state = SessionState.QUEUED
+    session.save(update_fields=["state"])
+    cfg = lock_routing()
+    candidates = _Candidates.load_locked(cfg)
+    if not _route_locked(session, candidates, timezone.now()):
+        _after_commit(_push_queue_positions)
+    _drain_after_commit()
+
+
+def _push_queue_positions(limit: int = DRAIN_BATCH) -> None:
+    """Tell queued customers their new place in line."""
+    for position, session in enumerate(selectors.queued_sessions(limit), start=1):
+        data = selectors.session_dict(session, position=position)
+        push.to_customer(session.pk, "session.updated", session=data)
+
+
+# --- create and allocate -----------------------------------------------------------------------
+
+
+def session_create(*, customer_name: str, message: str | None = None) -> tuple[ChatSession, str]:
+    """Open a chat for an anonymous customer and route it. Returns the session and its secret."""
+    name = customer_name.strip() if isinstance(customer_name, str) else ""
+    if not name:
+        raise Invalid("customer_name must not be empty.", field="customer_name")
+    if len(name) > MAX_NAME:
+        raise Invalid(f"customer_name is at most {MAX_NAME} characters.", field="customer_name")
+    body = clean_body(message) if message not in (None, "") else None
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        session = ChatSession.objects.create(
+            customer_name=name, customer_token_hash=hash_token(token)
+        )
+        _event(session, "session.created")
+        if body:
+            Message.objects.create(session=session, sender=Sender.CUSTOMER, body=body)
+    # Routing takes the queue in creation order, so a newcomer never jumps the line.
+    queue_drain()
+    session.refresh_from_db()
+    return session, token
+
+
+def queue_drain(*, max_rounds: int = 50) -> int:
+    """Route queued sessions, oldest first, while any eligible agent has room. Returns how many."""
+    routed = 0
+    for _ in range(max_rounds):
+        done, skipped, left = _drain_once()
+        routed += done
+        if not (skipped and left):
+            break
+    return routed
+
+
+def _drain_once() -> tuple[int, bool, bool]:
+    with transaction.atomic():
+        cfg = lock_routing()
+        candidates = _Candidates.load_locked(cfg)
+        slots = candidates.free_slots()
+        if slots == 0:
+            return 0, False, False
+        # After the routing lock, sessions are taken only with SKIP LOCKED: no waiting, no
+        # deadlock. A session someone else holds is retried in the next round.
+        batch = list(
+            ChatSession.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=SessionState.QUEUED)
+            .order_by("created_at", "pk")[: min(slots, DRAIN_BATCH)]
+        )
+        queued_total = selectors.queued_sessions().count()
+        now = timezone.now()
+        routed = 0
+        for session in batch:
+            if _route_locked(session, candidates, now):
+                routed += 1
+            elif not candidates.free_slots():
+                break
+        if routed:
+            _after_commit(_push_queue_positions)
+        skipped = queued_total > len(batch)
+        return routed, skipped, candidates.free_slots() > 0
+
+
+# --- offers ------------------------------------------------------------------------------------
+
+
+def offer_accept(*, session_id: UUID | str, agent: Agent) -> ChatSession:
+    """The offered agent takes the session before the offer expires."""
+    with transaction.atomic():
+        session = lock_session(session_id)
+        if session.state == SessionState.ENDED:
+            raise Conflict("This chat session has ended.", code="session_ended")
+        offer = lock_standing_offer(session)
+        if session.state == SessionState.ACTIVE and session.agent_id == agent.pk:
+            raise Conflict("You already serve this chat session.", code="already_accepted")
+        if offer is None or offer.agent_id != agent.pk:
+            raise Conflict("This offer is no longer yours to accept.", code="offer_gone")
+        now = timezone.now()
+        if now >= offer.expires_at:
+            raise Conflict("This offer has expired.", code="offer_expired")
+        offer.outcome = OfferOutcome.ACCEPTED
+        offer.resolved_at = now
+        offer.save(update_fields=["outcome", "resolved_at"])
+        session.state = SessionState.ACTIVE
+        session.agent = agent
+        session.accepted_at = now
+        session.last_activity_at = now
+        session.save(update_fields=["state", "agent", "accepted_at", "last_activity_at"])
+        _event(session, "offer.accepted", agent=agent, offer_id=offer.pk)
+        data = selectors.session_dict(session)
+        _after_commit(push.to_agent, agent.pk, "session.assigned", session=data)
+        _after_commit(push.to_customer, session.pk, "session.updated", session=data)
+    return session
+
+
+class ExpireResult(Enum):
+    EXPIRED = "expired"
+    NOT_DUE = "not_due"
+    GONE = "gone"
+
+
+def offer_expire(*, offer_id: int) -> ExpireResult:
+    """Withdraw an offer whose deadline passed and route the session to another agent."""
+    session_id = Offer.objects.filter(pk=offer_id).values_list("session_id", flat=True).first()
+    if session_id is None:
+        return ExpireResult.GONE
+    with transaction.atomic():
+        session = lock_session(session_id)
+        offer = lock_standing_offer(session)
+        if offer is None or offer.pk != offer_id:
+            return ExpireResult.GONE
+        now = timezone.now()
+        if now < offer.expires_at:
+            return ExpireResult.NOT_DUE
+        offer.outcome = OfferOutcome.EXPIRED
+        offer.resolved_at = now
+        offer.save(update_fields=["outcome", "resolved_at"])
+        _event(
+            session,
+            "offer.expired",
+            agent=offer.agent,
+            offer_id=offer.pk,
+            late_ms=round((now - offer.expires_at).total_seconds() * 1000, 1),
+        )
+        _after_commit(
+            push.to_agent,
+            offer.agent_id,
+            "session.offer_expired",
+            session_id=str(session.pk),
+            offer_id=str(offer.pk),
+            reason="expired",
+        )
+        _requeue_locked(session)
+    return ExpireResult.EXPIRED
+
+
+def offers_withdraw_for_agent(*, agent_id: int) -> int:
+    """Withdraw every standing offer of an agent who left, re-routing each session."""
+    withdrawn = 0
+    session_ids = Offer.objects.filter(agent_id=agent_id, outcome="").values_list(
+        "session_id", flat=True
+    )
+    for session_id in sorted(set(session_ids)):
+        with transaction.atomic():
+            session = lock_session(session_id)
+            offer = lock_standing_offer(session)
+            if offer is None or offer.agent_id != agent_id:
+                continue
+            offer.outcome = OfferOutcome.WITHDRAWN
+            offer.resolved_at = timezone.now()
+            offer.save(update_fields=["outcome", "resolved_at"])
+            _event(session, "offer.withdrawn", agent=offer.agent, offer_id=offer.pk)
+            _after_commit(
+                push.to_agent,
+                agent_id,
+                "session.offer_expired",
+                session_id=str(session.pk),
+                offer_id=str(offer.pk),
+                reason="withdrawn",
+            )
+            _requeue_locked(session)
+            withdrawn += 1
+    return withdrawn
+
+
+# --- messages and the idle timer ---------------------------------------------------------------
+
+
+def message_send(
+    *, session_id: UUID | str, sender: str, body: object, agent: Agent | None = None
+) -> Message:
+    """A customer (any state but ended) or the serving agent (active only) writes."""
+    text = clean_body(body)
+    with transaction.atomic():
+        session = lock_session(session_id)
+        if session.state == SessionState.ENDED:
+            raise Conflict("This chat session has ended.", code="session_ended")
+        now = timezone.now()
+        fields = ["last_activity_at"]
+        if sender == Sender.AGENT:
+            if agent is None or session.agent_id != agent.pk:
+                if (
+                    session.state == SessionState.OFFERED
+                    and agent is not None
+                    and (Offer.objects.filter(session=session, agent=agent, outcome="").exists())
+                ):
+                    raise Conflict("Accept the chat before writing.", code="not_active")
+                raise NotFound("No such chat session.")
+            if session.state != SessionState.ACTIVE:
+                raise Conflict("Agents write only in active sessions.", code="not_active")
+            timeout = selectors.service_settings().customer_idle_timeout_seconds
+            session.idle_timeout_seconds = timeout
+            session.idle_deadline = now + timedelta(seconds=timeout)
+            fields += ["idle_deadline", "idle_timeout_seconds"]
+            _after_commit(_schedule_idle_end, session.pk, session.idle_deadline)
+        elif sender == Sender.CUSTOMER:
+            if session.idle_deadline is not None:
+                session.idle_deadline = None
+                fields.append("idle_deadline")
+        else:
+            raise Invalid("Unknown sender.", field="sender")
+        session.last_activity_at = now
+        session.save(update_fields=fields)
+        message = Message.objects.create(session=session, sender=sender, body=text)
+        _push_message(session, message)
+    return message
+
+
+def _push_message(session: ChatSession, message: Message) -> None:
+    data = selectors.message_dict(message)
+    if session.state == SessionState.ACTIVE and session.agent_id:
+        _after_commit(push.to_agent, session.agent_id, "message.created", message=data)
+    if message.sender != Sender.CUSTOMER:
+        _after_commit(push.to_customer, session.pk, "message.created", message=data)
+
+
+def session_idle_end(*, session_id: UUID | str, deadline: datetime | None = None) -> bool:
+    """End an active session whose customer stayed silent past the idle deadline.
+
+    `deadline` is the one the firing task was scheduled for; a newer agent message moved it,
+    and a customer reply cleared it: then this call does nothing.
+    """
+    with transaction.atomic():
+        try:
+            session = lock_session(session_id)
+        except NotFound:
+            return False
+        now = timezone.now()
+        if session.state != SessionState.ACTIVE or session.idle_deadline is None:
+            return False
+        if deadline is not None and session.idle_deadline != deadline:
+            return False
+        if now < session.idle_deadline:
+            return False
+        notice = selectors.service_settings().idle_end_notice
+        message = Message.objects.create(session=session, sender=Sender.SYSTEM, body=notice)
+        _push_message(session, message)
+        _event(
+            session,
+            "session.idle_timeout",
+            late_ms=round((now - session.idle_deadline).total_seconds() * 1000, 1),
+        )
+        _end_locked(session, EndReason.CUSTOMER_IDLE_TIMEOUT, now=now, notice=notice)
+    return True
+
+
+# --- end ---------------------------------------------------------------------------------------
+
+
+def session_end(*, session_id: UUID | str, reason: str, agent: Agent | None = None) -> ChatSession:
+    """End a session: by its agent, its customer or staff."""
+    if reason not in EndReason.values or reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
+        raise Invalid("Unknown end reason.", field="reason")
+    with transaction.atomic():
+        session = lock_session(session_id)
+        if reason == EndReason.AGENT_ENDED and (agent is None or session.agent_id != agent.pk):
+            raise NotFound("No such chat session.")
+        if session.state == SessionState.ENDED:
+            raise Conflict("This chat session has already ended.", code="session_ended")
+        _end_locked(session, reason, now=timezone.now(), by_agent=agent)
+    return session
+
+
+def _end_locked(
+    session: ChatSession,
+    reason: str,
+    *,
+    now: datetime,
+    notice: str | None = None,
+    by_agent: Agent | None = None,
+) -> None:
+    previous = session.state
+    offer = lock_standing_offer(session) if previous == SessionState.OFFERED else None
+    if offer is not None:
+        offer.outcome = OfferOutcome.WITHDRAWN
+        offer.resolved_at = now
+        offer.save(update_fields=["outcome", "resolved_at"])
+    session.state = SessionState.ENDED
+    session.ended_at = now
+    session.end_reason = reason
+    session.idle_deadline = None
+    session.last_activity_at = now
+    session.save(
+        update_fields=["state", "ended_at", "end_reason", "idle_deadline", "last_activity_at"]
+    )
+    _event(session, "session.ended", agent=by_agent, reason=reason, previous_state=previous)
+    ended = {"session_id": str(session.pk), "reason": reason}
+    if offer is not None:
+        _after_commit(
+            push.to_agent,
+            offer.agent_id,
+            "session.offer_expired",
+            session_id=str(session.pk),
+            offer_id=str(offer.pk),
+            reason="session_ended",
+        )
+    elif session.agent_id is not None:
+        _after_commit(push.to_agent, session.agent_id, "session.ended", **ended)
+    customer = dict(ended, session=selectors.session_dict(session))
+    if reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
+        customer["notice"] = notice
+    _after_commit(push.to_customer, session.pk, "session.ended", **customer)
+    if previous in (SessionState.OFFERED, SessionState.ACTIVE):
+        _drain_after_commit()
+    elif previous == SessionState.QUEUED:
+        _after_commit(_push_queue_positions)
+
+
+# --- the sweep: the safety net behind every timer task -----------------------------------------
+
+
+def timers_sweep(*, now: datetime | None = None) -> dict:
+    """Resolve every overdue offer and idle timer and drain the queue. Safe to run anywhere."""
+    now = now or timezone.now()
+    expired = sum(
+        offer_expire(offer_id=pk) == ExpireResult.EXPIRED for pk in selectors.overdue_offer_ids(now)
+    )
+    idle = sum(session_idle_end(session_id=pk) for pk in selectors.overdue_idle_session_ids(now))
+    routed = queue_drain() if selectors.queued_sessions().exists() else 0
+    return {"offers_expired": expired, "idle_ended": idle, "routed": routed}

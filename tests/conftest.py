@@ -1,0 +1,103 @@
+"""Shared fixtures: real Redis, real PostgreSQL, and real worker/beat/daphne processes.
+
+Processes start once per test session (on first use) and tests keep apart by their data.
+Tests that talk to those processes must use `transactional_db`, so their rows are committed.
+"""
+
+import itertools
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests import procs
+
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_counter)}_{int(time.time() * 1000) % 10_000_000}"
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10, interval: float = 0.05):
+    """Poll until `predicate()` is truthy; return its value, or fail with the last value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_test_redis(django_db_setup):
+    procs.flush_test_redis()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup):
+    """A real prefork Celery worker on the timer and default queues."""
+    proc = procs.celery_worker().start()
+    procs.wait_worker_ready(proc)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_beat(django_db_setup, tmp_path_factory):
+    """Celery beat, running the timer sweep every TIMER_SWEEP_SECONDS."""
+    proc = procs.celery_beat(tmp_path_factory.mktemp("beat")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup):
+    """A real daphne serving HTTP and WebSockets on a free port."""
+    port = procs.free_port()
+    proc = procs.daphne(port).start()
+    procs.wait_port(port, proc)
+    yield f"http://127.0.0.1:{port}"
+    proc.stop()
+
+
+@pytest.fixture
+def service_settings(db):
+    """The settings row, reset to known values; change fields and call .save()."""
+    from agents_app.models import ServiceSettings
+
+    ServiceSettings.objects.filter(pk=1).delete()
+    return ServiceSettings.objects.create(pk=1)
+
+
+@pytest.fixture
+def make_agent(db):
+    """Create an agent (a user with a profile): make_agent(status="online", max_sessions=3)."""
+    from agents_app.services import agent_create, agent_set_status
+
+    def make(status: str = "online", max_sessions: int | None = None, name: str | None = None):
+        username = unique(name or "agent")
+        agent = agent_create(
+            username=username,
+            password="pw-" + username,
+            display_name=username,
+            max_sessions=max_sessions,
+        )
+        if status != "offline":
+            agent = agent_set_status(agent_id=agent.pk, status=status)
+        return agent
+
+    return make
+
+
+@pytest.fixture
+def make_session(db):
+    """Create a chat session the way a customer does: make_session(message="Hi")."""
+    from sessions_app.services import session_create
+
+    def make(name: str = "Customer", message: str | None = "Hello"):
+        return session_create(customer_name=name, message=message)
+
+    return make

@@ -1,0 +1,14 @@
+"""Test settings: PostgreSQL and a Redis database of their own unless the environment says else."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
+os.environ.setdefault("REDIS_PREFIX", "cctest")
+os.environ.setdefault("TIMER_SWEEP_SECONDS", "1")
+# Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from contactcenter.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
