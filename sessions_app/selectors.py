@@ -175,3 +175,24 @@ def overdue_idle_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
 
 def ids(items: Iterable) -> list[str]:
     return [str(item.pk) for item in items]
+
+
+def session_for_customer(session_id: UUID | str, token: str | None) -> ChatSession | None:
+    """The session if `token` is its customer's secret (constant-time compare), else None."""
+    import hmac
+
+    from .services import hash_token
+
+    session = session_get(session_id)
+    if session is None or not token or not isinstance(token, str):
+        return None
+    if not hmac.compare_digest(session.customer_token_hash, hash_token(token)):
+        return None
+    return session
+
+
+def agent_for_user(user) -> Agent | None:
+    """The agent profile of a logged-in user, or None (anonymous, or staff without one)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Agent.objects.select_related("user").filter(user=user).first()
