@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from functools import partial
+from typing import NoReturn
 from uuid import UUID
 
 from django.db import transaction
@@ -41,7 +41,14 @@ DRAIN_BATCH = 200
 
 def _after_commit(func, *args, **kwargs) -> None:
     """Run `func` once the transaction commits; a failure there is logged, never raised."""
-    transaction.on_commit(partial(func, *args, **kwargs), robust=True)
+
+    def after_commit() -> None:
+        try:
+            func(*args, **kwargs)
+        except Exception:  # noqa: BLE001 -- the commit stands; the sweep or seq covers the rest
+            log.exception("after-commit %s failed", getattr(func, "__name__", func))
+
+    transaction.on_commit(after_commit)
 
 
 def _event(session: ChatSession, kind: str, agent: Agent | None = None, **data) -> None:
@@ -227,12 +234,25 @@ def session_create(*, customer_name: str, message: str | None = None) -> tuple[C
     # Routing takes the queue in creation order, so a newcomer never jumps the line.
     queue_drain()
     session.refresh_from_db()
+    if session.state == SessionState.QUEUED:
+        _audit_queued(session)
     return session, token
+
+
+def _audit_queued(session: ChatSession) -> None:
+    """Record why a new session waits: the drain found no free agent (read without locks)."""
+    candidates = _Candidates.load_locked(selectors.service_settings())
+    agent, decision = candidates.choose(session)
+    if agent is None:
+        SessionEvent.objects.create(session=session, kind="routing.queued", data=decision)
 
 
 def queue_drain(*, max_rounds: int = 50) -> int:
     """Route queued sessions, oldest first, while any eligible agent has room. Returns how many."""
     routed = 0
+    # Every insert into the queue is followed by a drain, so a miss here is never lost.
+    if not selectors.queued_sessions().exists():
+        return 0
     for _ in range(max_rounds):
         done, skipped, left = _drain_once()
         routed += done
@@ -273,32 +293,51 @@ def _drain_once() -> tuple[int, bool, bool]:
 
 
 def offer_accept(*, session_id: UUID | str, agent: Agent) -> ChatSession:
-    """The offered agent takes the session before the offer expires."""
+    """The offered agent takes the session before the offer expires.
+
+    An agent who was never offered the session gets NotFound (it is someone else's); one whose
+    offer expired or was withdrawn gets a Conflict naming why.
+    """
     with transaction.atomic():
         session = lock_session(session_id)
-        if session.state == SessionState.ENDED:
-            raise Conflict("This chat session has ended.", code="session_ended")
-        offer = lock_standing_offer(session)
-        if session.state == SessionState.ACTIVE and session.agent_id == agent.pk:
-            raise Conflict("You already serve this chat session.", code="already_accepted")
-        if offer is None or offer.agent_id != agent.pk:
-            raise Conflict("This offer is no longer yours to accept.", code="offer_gone")
+        offer = lock_standing_offer(session) if session.state == SessionState.OFFERED else None
         now = timezone.now()
-        if now >= offer.expires_at:
-            raise Conflict("This offer has expired.", code="offer_expired")
-        offer.outcome = OfferOutcome.ACCEPTED
-        offer.resolved_at = now
-        offer.save(update_fields=["outcome", "resolved_at"])
-        session.state = SessionState.ACTIVE
-        session.agent = agent
-        session.accepted_at = now
-        session.last_activity_at = now
-        session.save(update_fields=["state", "agent", "accepted_at", "last_activity_at"])
-        _event(session, "offer.accepted", agent=agent, offer_id=offer.pk)
-        data = selectors.session_dict(session)
-        _after_commit(push.to_agent, agent.pk, "session.assigned", session=data)
-        _after_commit(push.to_customer, session.pk, "session.updated", session=data)
-    return session
+        if offer is not None and offer.agent_id == agent.pk and now < offer.expires_at:
+            offer.outcome = OfferOutcome.ACCEPTED
+            offer.resolved_at = now
+            offer.save(update_fields=["outcome", "resolved_at"])
+            session.state = SessionState.ACTIVE
+            session.agent = agent
+            session.accepted_at = now
+            session.last_activity_at = now
+            session.save(update_fields=["state", "agent", "accepted_at", "last_activity_at"])
+            _event(session, "offer.accepted", agent=agent, offer_id=offer.pk)
+            data = selectors.session_dict(session)
+            _after_commit(push.to_agent, agent.pk, "session.assigned", session=data)
+            _after_commit(push.to_customer, session.pk, "session.updated", session=data)
+            return session
+        _refuse_accept(session, offer, agent)
+
+
+def _refuse_accept(session: ChatSession, offer: Offer | None, agent: Agent) -> NoReturn:
+    """Raise the error that tells this agent why the session is not theirs to accept."""
+    if session.agent_id == agent.pk:
+        if session.state == SessionState.ACTIVE:
+            raise Conflict("You already serve this chat session.", code="already_accepted")
+        raise Conflict("This chat session has ended.", code="session_ended")
+    if offer is not None and offer.agent_id == agent.pk:
+        # Past its deadline but not yet resolved by the timer: refused all the same.
+        raise Conflict("This offer has expired.", code="offer_expired")
+    latest = Offer.objects.filter(session=session, agent=agent).order_by("-pk").first()
+    if latest is None:
+        raise NotFound("No such chat session.")
+    if session.state == SessionState.ENDED:
+        raise Conflict("This chat session has ended.", code="session_ended")
+    if latest.outcome == OfferOutcome.EXPIRED:
+        raise Conflict("This offer has expired.", code="offer_expired")
+    if latest.outcome == OfferOutcome.WITHDRAWN:
+        raise Conflict("This offer was withdrawn.", code="offer_withdrawn")
+    raise Conflict("This offer is no longer yours to accept.", code="offer_gone")
 
 
 class ExpireResult(Enum):
@@ -381,19 +420,14 @@ def message_send(
     text = clean_body(body)
     with transaction.atomic():
         session = lock_session(session_id)
+        if sender == Sender.AGENT:
+            # Someone else's session is NotFound before anything reveals its state.
+            _check_agent_sees(session, agent)
         if session.state == SessionState.ENDED:
             raise Conflict("This chat session has ended.", code="session_ended")
         now = timezone.now()
         fields = ["last_activity_at"]
         if sender == Sender.AGENT:
-            if agent is None or session.agent_id != agent.pk:
-                if (
-                    session.state == SessionState.OFFERED
-                    and agent is not None
-                    and (Offer.objects.filter(session=session, agent=agent, outcome="").exists())
-                ):
-                    raise Conflict("Accept the chat before writing.", code="not_active")
-                raise NotFound("No such chat session.")
             if session.state != SessionState.ACTIVE:
                 raise Conflict("Agents write only in active sessions.", code="not_active")
             timeout = selectors.service_settings().customer_idle_timeout_seconds
@@ -412,6 +446,19 @@ def message_send(
         message = Message.objects.create(session=session, sender=sender, body=text)
         _push_message(session, message)
     return message
+
+
+def _check_agent_sees(session: ChatSession, agent: Agent | None) -> None:
+    """An agent acts only on sessions it serves (or served); one it is offered must be accepted."""
+    if agent is not None and session.agent_id == agent.pk:
+        return
+    if (
+        agent is not None
+        and session.state == SessionState.OFFERED
+        and Offer.objects.filter(session=session, agent=agent, outcome="").exists()
+    ):
+        raise Conflict("Accept the chat first.", code="not_active")
+    raise NotFound("No such chat session.")
 
 
 def _push_message(session: ChatSession, message: Message) -> None:
@@ -461,8 +508,8 @@ def session_end(*, session_id: UUID | str, reason: str, agent: Agent | None = No
         raise Invalid("Unknown end reason.", field="reason")
     with transaction.atomic():
         session = lock_session(session_id)
-        if reason == EndReason.AGENT_ENDED and (agent is None or session.agent_id != agent.pk):
-            raise NotFound("No such chat session.")
+        if reason == EndReason.AGENT_ENDED:
+            _check_agent_sees(session, agent)
         if session.state == SessionState.ENDED:
             raise Conflict("This chat session has already ended.", code="session_ended")
         _end_locked(session, reason, now=timezone.now(), by_agent=agent)
@@ -507,7 +554,8 @@ def _end_locked(
     customer = dict(ended, session=selectors.session_dict(session))
     if reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
         customer["notice"] = notice
-    _after_commit(push.to_customer, session.pk, "session.ended", **customer)
+    # The payload has its own `session_id`, so publish to the group directly.
+    _after_commit(push.publish, push.customer_group(session.pk), "session.ended", **customer)
     if previous in (SessionState.OFFERED, SessionState.ACTIVE):
         _drain_after_commit()
     elif previous == SessionState.QUEUED:
