@@ -53,6 +53,19 @@ def _after_commit(func, *args, **kwargs) -> None:
 
 def _event(session: ChatSession, kind: str, agent: Agent | None = None, **data) -> None:
     SessionEvent.objects.create(session=session, kind=kind, agent=agent, data=data)
+    # One log line per step of a session's life, once it is true (LOG_FORMAT=json for ops).
+    _after_commit(
+        log.info,
+        "session %s: %s",
+        session.pk,
+        kind,
+        extra={
+            "session_id": str(session.pk),
+            "event": kind,
+            "agent_id": agent.pk if agent else None,
+            "data": data,
+        },
+    )
 
 
 def hash_token(token: str) -> str:
