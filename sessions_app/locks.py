@@ -7,6 +7,7 @@ Every function here must run inside `transaction.atomic()`.
 
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from agents_app.models import Agent, ServiceSettings
@@ -22,7 +23,8 @@ def lock_session(session_id: UUID | str) -> ChatSession:
             .select_related("agent__user")
             .get(pk=session_id)
         )
-    except (ChatSession.DoesNotExist, ValueError):
+    except (ChatSession.DoesNotExist, ValueError, ValidationError):
+        # A malformed id is as unknown as a missing one (never a 500).
         raise NotFound("No such chat session.") from None
 
 
@@ -48,5 +50,5 @@ def lock_routing() -> ServiceSettings:
 def lock_agent(agent_id: int) -> Agent:
     try:
         return Agent.objects.select_for_update().select_related("user").get(pk=agent_id)
-    except Agent.DoesNotExist:
+    except (Agent.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such agent.") from None

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -129,7 +130,7 @@ def message_dict(message: Message) -> dict:
 def session_get(session_id: UUID | str) -> ChatSession | None:
     try:
         return ChatSession.objects.select_related("agent__user").get(pk=session_id)
-    except (ChatSession.DoesNotExist, ValueError, TypeError):
+    except (ChatSession.DoesNotExist, ValueError, TypeError, ValidationError):
         return None
 
 
