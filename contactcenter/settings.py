@@ -1,6 +1,7 @@
 """Django settings: everything an operator may change comes from the environment."""
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files: no CDN
     "channels",
     "agents_app",
     "sessions_app",
@@ -51,6 +53,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from daphne itself (app and package static via the finders), so the API
+    # docs and the pages work without a separate file server or a collectstatic step.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,6 +100,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # A database that does not answer must fail fast (healthz answers 503, not a hang).
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
+        os.environ.get("DATABASE_CONNECT_TIMEOUT", "3")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -109,6 +119,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+# Without collectstatic STATIC_ROOT does not exist; the finders serve everything then.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/workspace/"
@@ -158,7 +171,14 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep nobody ran in time is useless: the next one does its work.
         "options": {"expires": max(TIMER_SWEEP_SECONDS * 2, 1.0)},
     },
+    # Sets away online agents whose every workspace is gone (sessions_app/presence.py).
+    "presence-sweep": {
+        "task": "sessions_app.presence.presence_sweep_task",
+        "schedule": float(os.environ.get("PRESENCE_SWEEP_SECONDS", "5")),
+        "options": {"queue": CELERY_TIMER_QUEUE, "expires": 10.0},
+    },
 }
+CELERY_IMPORTS = ["sessions_app.presence"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -166,20 +186,44 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "sessions_app.api_support.Pagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "sessions_app.api_support.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "session_create": os.environ.get("THROTTLE_SESSION_CREATE", "30/minute"),
         "customer_message": os.environ.get("THROTTLE_CUSTOMER_MESSAGE", "60/minute"),
+        "auth_token": os.environ.get("THROTTLE_AUTH_TOKEN", "30/minute"),
     },
+    # How many proxies in front of us append to X-Forwarded-For. 0: the socket's address,
+    # so a client cannot pick a fresh throttle bucket by sending its own header.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Contact center API",
-    "DESCRIPTION": "Chat sessions, agents and service settings of the contact center desk.",
+    "DESCRIPTION": (
+        "Chat sessions, agents and service settings of the contact center desk. "
+        "Staff and agents authenticate with `Authorization: Token <key>` (from "
+        "`POST /api/auth/token/`) or the browser session cookie plus CSRF header; a customer "
+        "sends `X-Customer-Token` on its own session's endpoints. Every error is "
+        '`{"detail", "code"}`; validation errors add `field`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStateEnum": "sessions_app.models.SessionState",
+        "AgentStatusEnum": "agents_app.models.AgentStatus",
+        "HealthCheckEnum": ["ok", "down"],
+    },
 }
 
 CACHES = {
@@ -199,7 +243,7 @@ if SECURE_HTTPS:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
 from django.conf import settings
@@ -135,3 +136,26 @@ def current_seq(group: str) -> int:
 
 def flush(timeout: float = 5.0) -> bool:
     return _publisher.flush(timeout) if _publisher is not None else True
+
+
+# One async Redis client per event loop (daphne has one loop; tests may run several).
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def async_redis():
+    """A Redis client bound to the running event loop, reused across calls."""
+    import redis.asyncio as aioredis
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+        _async_clients[loop] = client
+    return client
+
+
+async def current_seq_async(group: str) -> int:
+    """The last seq sent to a group, for snapshots built by consumers."""
+    return int(await async_redis().get(seq_key(group)) or 0)

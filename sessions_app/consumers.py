@@ -1,0 +1,351 @@
+"""Thin WebSocket consumers: authenticate, join a group, turn frames into service calls.
+
+Every connect (and every `sync`) sends a `hello` snapshot carrying the group's current `seq`.
+Events arrive from the channel layer already numbered; the consumer forwards them in `seq`
+order, drops those the snapshot already covers, and holds an early one up to a second for the
+missing one (events from different processes may cross). A gap that does not fill is forwarded
+as is: the client sees it and asks for a fresh `hello`.
+"""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from agents_app import services as agent_services
+from agents_app.models import Agent
+
+from . import presence, push, selectors, services
+from .errors import DomainError, Invalid, NotFound
+from .models import EndReason, Sender, SessionState
+
+log = logging.getLogger(__name__)
+
+REORDER_WAIT = 1.0  # seconds an early event waits for the one missing before it
+CLOSE_NOT_AGENT = 4401
+CLOSE_BAD_SESSION = 4403
+
+
+def server_time() -> str:
+    return timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _session_id(frame: dict) -> str:
+    value = frame.get("session_id")
+    try:
+        return str(uuid.UUID(str(value)))
+    except (ValueError, TypeError):
+        if value in (None, ""):
+            raise Invalid("session_id is required.", field="session_id") from None
+        raise NotFound("No such chat session.") from None
+
+
+class _NumberedConsumer(AsyncWebsocketConsumer):
+    """Shared plumbing: frame parsing, ack/error replies, and in-order `seq` delivery."""
+
+    group: str = ""
+    commands: dict[str, str] = {}
+
+    async def websocket_connect(self, message):
+        self.next_seq: int | None = None
+        self.held: dict[int, dict] = {}
+        self.release_task: asyncio.Task | None = None
+        await super().websocket_connect(message)
+
+    async def send_frame(self, frame: dict) -> None:
+        frame["ts"] = server_time()
+        await self.send(text_data=json.dumps(frame, default=str))
+
+    async def send_hello(self) -> None:
+        """A fresh snapshot; events it already covers are dropped when they arrive."""
+        seq = await push.current_seq_async(self.group)
+        body = await self.snapshot()
+        self.next_seq = seq + 1
+        self.held = {s: f for s, f in self.held.items() if s > seq}
+        await self.send_frame({"type": "hello", "seq": seq, **body})
+        await self._forward_ready()
+
+    async def snapshot(self) -> dict:
+        raise NotImplementedError
+
+    async def disconnect(self, code):
+        if self.release_task is not None:
+            self.release_task.cancel()
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # --- events from the channel layer -------------------------------------------------------
+
+    async def push_event(self, event: dict) -> None:
+        frame = dict(event["frame"])
+        seq = frame.get("seq")
+        if not isinstance(seq, int) or self.next_seq is None:
+            await self.send_frame(frame)
+            return
+        if seq < self.next_seq:
+            return  # the hello already covered it
+        self.held[seq] = frame
+        await self._forward_ready()
+        if self.held and (self.release_task is None or self.release_task.done()):
+            self.release_task = asyncio.create_task(self._release_later())
+
+    async def _forward_ready(self) -> None:
+        while self.next_seq in self.held:
+            frame = self.held.pop(self.next_seq)
+            self.next_seq += 1
+            await self.send_frame(frame)
+
+    async def _release_later(self) -> None:
+        """The missing event never came: forward what waited, so the client notices the gap."""
+        await asyncio.sleep(REORDER_WAIT)
+        if not self.held:
+            return
+        frames = [self.held.pop(s) for s in sorted(self.held)]
+        self.next_seq = frames[-1]["seq"] + 1
+        for frame in frames:
+            await self.send_frame(frame)
+
+    # --- commands from the client ------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.on_sign_of_life()
+        try:
+            frame = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            frame = None
+        if not isinstance(frame, dict):
+            await self.send_frame(
+                {"type": "error", "ref": None, "code": "malformed", "detail": "Send JSON objects."}
+            )
+            return
+        ref = frame.get("ref")
+        kind = frame.get("type")
+        handler = self.commands.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            await self.send_frame(
+                {
+                    "type": "error",
+                    "ref": ref,
+                    "code": "unknown_type",
+                    "detail": f"Unknown command type {kind!r}.",
+                }
+            )
+            return
+        try:
+            extra = await getattr(self, handler)(frame) or {}
+        except DomainError as exc:
+            reply = {"type": "error", "ref": ref, "code": exc.code, "detail": exc.detail}
+            if exc.field:
+                reply["field"] = exc.field
+            await self.send_frame(reply)
+            return
+        except Exception:  # noqa: BLE001 -- one bad command must not close the socket
+            log.exception("command %s failed", kind)
+            await self.send_frame(
+                {"type": "error", "ref": ref, "code": "server_error", "detail": "Try again."}
+            )
+            return
+        await self.send_frame({"type": "ack", "ref": ref, **extra})
+
+    async def on_sign_of_life(self) -> None:
+        pass
+
+    async def cmd_sync(self, frame: dict) -> dict:
+        await self.send_hello()
+        return {}
+
+    async def cmd_heartbeat(self, frame: dict) -> dict:
+        return {"seq": await push.current_seq_async(self.group)}
+
+
+# --- agent ------------------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _agent_for_user(user) -> Agent | None:
+    return selectors.agent_for_user(user)
+
+
+@database_sync_to_async
+def _agent_snapshot(agent_id: int) -> dict:
+    agent = selectors.agents_with_load(Agent.objects.filter(pk=agent_id)).get()
+    cfg = selectors.service_settings()
+    agent_data = selectors.agent_dict(agent)
+    agent_data["capacity"] = selectors.agent_capacity(agent, cfg)
+    sessions = []
+    for session in selectors.sessions_for_agent(agent):
+        data = selectors.session_dict(session)
+        if session.state == SessionState.OFFERED:
+            first = selectors.session_messages(session).filter(sender=Sender.CUSTOMER).first()
+            data["first_message"] = first.body if first else None
+        sessions.append(data)
+    return {
+        "agent": agent_data,
+        "sessions": sessions,
+        "service_mode": cfg.service_mode,
+        "presence_grace_seconds": cfg.presence_grace_seconds,
+    }
+
+
+@database_sync_to_async
+def _agent_messages(session_id: str, agent_id: int) -> list[dict]:
+    session = selectors.session_get(session_id)
+    if session is None or session.agent_id != agent_id:
+        raise NotFound("No such chat session.")
+    return [selectors.message_dict(m) for m in selectors.session_messages(session)]
+
+
+class AgentConsumer(_NumberedConsumer):
+    """/ws/agent/: the agent workspace."""
+
+    commands = {
+        "session.accept": "cmd_accept",
+        "message.send": "cmd_message",
+        "session.end": "cmd_end",
+        "agent.status": "cmd_status",
+        "messages.list": "cmd_messages",
+        "heartbeat": "cmd_heartbeat",
+        "sync": "cmd_sync",
+    }
+
+    async def connect(self):
+        self.agent = await _agent_for_user(self.scope.get("user"))
+        self.touched_at = 0.0
+        if self.agent is None:
+            await self.accept()
+            await self.close(code=CLOSE_NOT_AGENT)
+            return
+        self.group = push.agent_group(self.agent.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.on_sign_of_life(force=True)
+        await self.send_hello()
+
+    async def disconnect(self, code):
+        if getattr(self, "agent", None) is not None:
+            # The last sign of life: the grace period runs from here.
+            await self.on_sign_of_life(force=True)
+        await super().disconnect(code)
+
+    async def on_sign_of_life(self, force: bool = False) -> None:
+        agent = getattr(self, "agent", None)
+        now = time.monotonic()
+        if agent is None or (not force and now - self.touched_at < presence.TOUCH_EVERY):
+            return
+        self.touched_at = now
+        try:
+            await presence.presence_touch(agent.pk)
+        except Exception:  # noqa: BLE001 -- presence is best effort; the socket matters more
+            log.warning("presence stamp failed for agent %s", agent.pk, exc_info=True)
+
+    async def snapshot(self) -> dict:
+        return await _agent_snapshot(self.agent.pk)
+
+    async def cmd_accept(self, frame: dict) -> dict:
+        session_id = _session_id(frame)
+        session = await database_sync_to_async(services.offer_accept)(
+            session_id=session_id, agent=self.agent
+        )
+        return {"session": await database_sync_to_async(selectors.session_dict)(session)}
+
+    async def cmd_message(self, frame: dict) -> dict:
+        message = await database_sync_to_async(services.message_send)(
+            session_id=_session_id(frame),
+            sender=Sender.AGENT,
+            body=frame.get("body"),
+            agent=self.agent,
+        )
+        return {"message": selectors.message_dict(message)}
+
+    async def cmd_end(self, frame: dict) -> dict:
+        session = await database_sync_to_async(services.session_end)(
+            session_id=_session_id(frame), reason=EndReason.AGENT_ENDED, agent=self.agent
+        )
+        return {"session_id": str(session.pk), "reason": session.end_reason}
+
+    async def cmd_status(self, frame: dict) -> dict:
+        status = frame.get("status")
+        if not isinstance(status, str):
+            raise Invalid("status is required.", field="status")
+        agent = await database_sync_to_async(agent_services.agent_set_status)(
+            agent_id=self.agent.pk, status=status
+        )
+        # Touch after the change, so a workspace that dies right after going online is judged.
+        await self.on_sign_of_life(force=True)
+        return {"status": agent.status}
+
+    async def cmd_messages(self, frame: dict) -> dict:
+        return {"messages": await _agent_messages(_session_id(frame), self.agent.pk)}
+
+
+# --- customer ---------------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _customer_session(session_id: Any, token: str | None):
+    try:
+        session_id = str(uuid.UUID(str(session_id)))
+    except ValueError:
+        return None
+    return selectors.session_for_customer(session_id, token)
+
+
+@database_sync_to_async
+def _customer_snapshot(session_id: str) -> dict:
+    session = selectors.session_get(session_id)
+    data = selectors.session_dict(session)
+    messages = [selectors.message_dict(m) for m in selectors.session_messages(session)]
+    body = {"session": data, "messages": messages}
+    if session.end_reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
+        notice = selectors.session_messages(session).filter(sender=Sender.SYSTEM).last()
+        body["notice"] = notice.body if notice else None
+    return body
+
+
+class CustomerConsumer(_NumberedConsumer):
+    """/ws/customer/<session_id>/?token=...: one customer's chat."""
+
+    commands = {
+        "message.send": "cmd_message",
+        "session.end": "cmd_end",
+        "heartbeat": "cmd_heartbeat",
+        "sync": "cmd_sync",
+    }
+
+    async def connect(self):
+        from urllib.parse import parse_qs
+
+        query = parse_qs((self.scope.get("query_string") or b"").decode("latin-1"))
+        token = (query.get("token") or [None])[0]
+        raw_id = self.scope["url_route"]["kwargs"].get("session_id")
+        session = await _customer_session(raw_id, token)
+        if session is None:
+            await self.accept()
+            await self.close(code=CLOSE_BAD_SESSION)
+            return
+        self.session_id = str(session.pk)
+        self.group = push.customer_group(self.session_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_hello()
+
+    async def snapshot(self) -> dict:
+        return await _customer_snapshot(self.session_id)
+
+    async def cmd_message(self, frame: dict) -> dict:
+        message = await database_sync_to_async(services.message_send)(
+            session_id=self.session_id, sender=Sender.CUSTOMER, body=frame.get("body")
+        )
+        return {"message": selectors.message_dict(message)}
+
+    async def cmd_end(self, frame: dict) -> dict:
+        session = await database_sync_to_async(services.session_end)(
+            session_id=self.session_id, reason=EndReason.CUSTOMER_ENDED
+        )
+        return {"session_id": str(session.pk), "reason": session.end_reason}

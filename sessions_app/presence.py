@@ -1,0 +1,83 @@
+"""Agent presence: open workspaces refresh a Redis sorted set; a sweep sets away the gone.
+
+Each agent socket stamps `agent id -> unix time` in one sorted set on connect, on every frame
+the browser sends (the workspace sends a heartbeat every few seconds) and on disconnect. The
+periodic sweep (a Celery beat entry) sets `away` every online agent whose newest stamp is older
+than `ServiceSettings.presence_grace_seconds`, through `agent_set_status`, so its standing offers
+move on while its active chats stay with it.
+
+Choice for agents who never open a workspace (REST-only clients): only agents that have had a
+workspace connected since they last went online are judged. An agent whose newest stamp is older
+than its last status change went online without a workspace, so the sweep leaves it alone and
+forgets its stale stamp; REST-only agents are therefore never set away by presence.
+"""
+
+import time
+
+from celery import shared_task
+from django.conf import settings
+
+from agents_app.models import Agent, AgentStatus
+
+from . import push, selectors
+
+TOUCH_EVERY = 2.0  # seconds; a socket refreshes its stamp at most this often on busy traffic
+
+
+def presence_key() -> str:
+    return f"{settings.REDIS_PREFIX}:presence:agents"
+
+
+async def presence_touch(agent_id: int) -> None:
+    """Record a sign of life from one of the agent's workspaces (async: consumers)."""
+    await push.async_redis().zadd(presence_key(), {str(agent_id): time.time()})
+
+
+def _client():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+
+
+def presence_last_seen(agent_id: int) -> float | None:
+    """Unix time of the agent's newest sign of life from a workspace, or None."""
+    client = _client()
+    try:
+        return client.zscore(presence_key(), str(agent_id))
+    finally:
+        client.close()
+
+
+def agents_mark_away_if_gone(*, now: float | None = None) -> list[int]:
+    """Set away the online agents whose every workspace has been gone for the grace period."""
+    from agents_app.services import agent_set_status
+
+    now = time.time() if now is None else now
+    grace = selectors.service_settings().presence_grace_seconds
+    client = _client()
+    marked: list[int] = []
+    try:
+        key = presence_key()
+        for member, seen in client.zrangebyscore(key, "-inf", now - grace, withscores=True):
+            agent_id = int(member)
+            agent = Agent.objects.filter(pk=agent_id).only("status", "status_changed_at").first()
+            judged = (
+                agent is not None
+                and agent.status == AgentStatus.ONLINE
+                and (agent.status_changed_at is None or agent.status_changed_at.timestamp() <= seen)
+            )
+            # A workspace may have stamped since we read: only act on the stamp we judged.
+            if client.zscore(key, member) != seen:
+                continue
+            client.zrem(key, member)
+            if judged:
+                agent_set_status(agent_id=agent_id, status=AgentStatus.AWAY)
+                marked.append(agent_id)
+    finally:
+        client.close()
+    return marked
+
+
+@shared_task(ignore_result=True)
+def presence_sweep_task() -> list[int]:
+    return agents_mark_away_if_gone()

@@ -1,0 +1,81 @@
+"""Helpers for consumer tests: a WebsocketCommunicator on the real app and the real Redis layer."""
+
+import asyncio
+import json
+
+from channels.testing import WebsocketCommunicator
+
+from contactcenter.asgi import application
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+class Client:
+    """A socket that keeps every frame; `expect` waits for one of a type, skipping others."""
+
+    def __init__(self, path: str, headers: list[tuple[bytes, bytes]] | None = None):
+        self.comm = WebsocketCommunicator(application, path, headers=[ORIGIN, *(headers or [])])
+        self.frames: list[dict] = []
+        self._seen = 0
+
+    async def connect(self) -> dict:
+        connected, _ = await self.comm.connect(timeout=10)
+        assert connected
+        return await self.expect("hello")
+
+    async def refused_code(self) -> int | None:
+        """Connect and return the close code (or None when the handshake itself was denied)."""
+        connected, code = await self.comm.connect(timeout=10)
+        if not connected:
+            return code
+        out = await self.comm.receive_output(timeout=5)
+        assert out["type"] == "websocket.close", out
+        return out.get("code")
+
+    async def next(self, timeout: float = 5) -> dict:
+        raw = await self.comm.receive_from(timeout=timeout)
+        frame = json.loads(raw)
+        self.frames.append(frame)
+        return frame
+
+    async def expect(self, kind: str, timeout: float = 5, pred=None) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for frame in self.frames[self._seen :]:
+                self._seen += 1
+                if frame.get("type") == kind and (pred is None or pred(frame)):
+                    return frame
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"no {kind} within {timeout}s; got {self.types()}")
+            try:
+                await self.next(timeout=left)
+            except TimeoutError:
+                raise AssertionError(f"no {kind} within {timeout}s; got {self.types()}") from None
+
+    async def command(self, frame: dict, timeout: float = 5) -> dict:
+        """Send a command with a ref and return its ack or error."""
+        ref = frame.setdefault("ref", f"r{len(self.frames)}")
+        await self.comm.send_to(text_data=json.dumps(frame))
+        return await self.reply(ref, timeout)
+
+    async def reply(self, ref, timeout: float = 5) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        index = 0
+        while True:
+            for frame in self.frames[index:]:
+                index += 1
+                if frame.get("type") in ("ack", "error") and frame.get("ref") == ref:
+                    return frame
+            await self.next(timeout=max(0.01, deadline - loop.time()))
+
+    def types(self) -> list[str]:
+        return [f.get("type") for f in self.frames]
+
+    def event_seqs(self) -> list[int]:
+        return [f["seq"] for f in self.frames if f.get("type") not in ("ack", "error")]
+
+    async def close(self) -> None:
+        await self.comm.disconnect()

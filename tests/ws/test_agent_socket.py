@@ -1,0 +1,308 @@
+"""The agent workspace socket: who may connect, the hello snapshot, commands, events, bad input."""
+
+import asyncio
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from sessions_app import push, services
+from sessions_app.models import ChatSession
+from tests.ws.helpers import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def token_headers(agent) -> list[tuple[bytes, bytes]]:
+    key = Token.objects.get_or_create(user=agent.user)[0].key
+    return [(b"authorization", f"Token {key}".encode())]
+
+
+def agent_client(agent) -> Client:
+    return Client("/ws/agent/", token_headers(agent))
+
+
+def test_anonymous_socket_is_refused_with_4401(service_settings):
+    async def scenario():
+        assert await Client("/ws/agent/").refused_code() == 4401
+
+    asyncio.run(scenario())
+
+
+def test_wrong_token_is_refused_even_with_a_valid_session_cookie(service_settings, make_agent):
+    agent = make_agent()
+    from django.test import Client as HttpClient
+
+    http = HttpClient()
+    http.force_login(agent.user)
+    cookie = f"sessionid={http.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        headers = [(b"cookie", cookie), (b"authorization", b"Token not-a-real-key")]
+        assert await Client("/ws/agent/", headers).refused_code() == 4401
+
+    asyncio.run(scenario())
+
+
+def test_staff_user_without_agent_profile_is_refused(service_settings, django_user_model):
+    user = django_user_model.objects.create_user("boss", password="pw", is_staff=True)
+    key = Token.objects.create(user=user).key
+
+    async def scenario():
+        headers = [(b"authorization", f"Token {key}".encode())]
+        assert await Client("/ws/agent/", headers).refused_code() == 4401
+
+    asyncio.run(scenario())
+
+
+def test_foreign_origin_handshake_is_denied(service_settings, make_agent):
+    agent = make_agent()
+    from channels.testing import WebsocketCommunicator
+
+    from contactcenter.asgi import application
+
+    async def scenario():
+        comm = WebsocketCommunicator(
+            application,
+            "/ws/agent/",
+            headers=[(b"origin", b"http://evil.example"), *token_headers(agent)],
+        )
+        connected, _ = await comm.connect(timeout=10)
+        assert not connected
+
+    asyncio.run(scenario())
+
+
+def test_session_cookie_login_gets_hello_with_agent_and_current_seq(service_settings, make_agent):
+    agent = make_agent()
+    from django.test import Client as HttpClient
+
+    http = HttpClient()
+    http.force_login(agent.user)
+    cookie = f"sessionid={http.cookies['sessionid'].value}".encode()
+    seq_now = push.current_seq(push.agent_group(agent.pk))
+
+    async def scenario():
+        ws = Client("/ws/agent/", [(b"cookie", cookie)])
+        hello = await ws.connect()
+        assert hello["agent"]["id"] == str(agent.pk)
+        assert hello["agent"]["status"] == "online"
+        assert hello["agent"]["capacity"] == 5
+        assert hello["sessions"] == []
+        assert hello["seq"] == seq_now
+        assert "ts" in hello
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_hello_lists_a_standing_offer_with_its_first_message(service_settings, make_agent):
+    agent = make_agent()
+    session, _ = services.session_create(customer_name="Dana", message="My order is late")
+
+    async def scenario():
+        ws = agent_client(agent)
+        hello = await ws.connect()
+        [offered] = hello["sessions"]
+        assert offered["id"] == str(session.pk)
+        assert offered["state"] == "offered"
+        assert offered["first_message"] == "My order is late"
+        assert offered["offer"]["agent_id"] == str(agent.pk)
+        assert hello["agent"]["load"] == 1
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_new_session_reaches_the_agent_as_offered_with_the_next_seq(service_settings, make_agent):
+    agent = make_agent()
+
+    async def scenario():
+        ws = agent_client(agent)
+        hello = await ws.connect()
+        session, _ = services.session_create(customer_name="Eve", message="Hi there")
+        offered = await ws.expect("session.offered")
+        assert offered["session"]["id"] == str(session.pk)
+        assert offered["session"]["first_message"] == "Hi there"
+        assert offered["offer"]["countdown_seconds"] == 30
+        assert offered["offer"]["expires_at"]
+        assert offered["seq"] == hello["seq"] + 1
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_accept_chat_and_end_over_the_socket(service_settings, make_agent):
+    agent = make_agent()
+
+    async def scenario():
+        ws = agent_client(agent)
+        await ws.connect()
+        session, token = services.session_create(customer_name="Finn", message="Hello")
+        sid = str(session.pk)
+        customer = Client(f"/ws/customer/{sid}/?token={token}")
+        await customer.connect()
+        await ws.expect("session.offered")
+
+        ack = await ws.command({"type": "session.accept", "session_id": sid})
+        assert ack["type"] == "ack" and ack["session"]["state"] == "active"
+        assigned = await ws.expect("session.assigned")
+        assert assigned["session"]["agent"]["id"] == str(agent.pk)
+        joined = await customer.expect("session.updated", pred=lambda f: f["session"]["agent"])
+        assert joined["session"]["agent"]["display_name"] == agent.name
+
+        ack = await customer.command({"type": "message.send", "body": "Where is it?"})
+        assert ack["type"] == "ack" and ack["message"]["sender"] == "customer"
+        got = await ws.expect("message.created")
+        assert got["message"]["body"] == "Where is it?"
+
+        ack = await ws.command({"type": "message.send", "session_id": sid, "body": "On its way"})
+        assert ack["type"] == "ack"
+        got = await customer.expect("message.created")
+        assert (got["message"]["sender"], got["message"]["body"]) == ("agent", "On its way")
+
+        history = await ws.command({"type": "messages.list", "session_id": sid})
+        assert [m["body"] for m in history["messages"]] == ["Hello", "Where is it?", "On its way"]
+
+        ack = await ws.command({"type": "session.end", "session_id": sid})
+        assert ack["type"] == "ack" and ack["reason"] == "agent_ended"
+        ended = await ws.expect("session.ended")
+        assert ended["reason"] == "agent_ended"
+        ended = await customer.expect("session.ended")
+        assert ended["reason"] == "agent_ended"
+        await ws.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+    assert ChatSession.objects.get().end_reason == "agent_ended"
+
+
+def test_going_away_withdraws_the_offer_and_reports_the_new_status(service_settings, make_agent):
+    agent = make_agent()
+
+    async def scenario():
+        ws = agent_client(agent)
+        await ws.connect()
+        session, _ = services.session_create(customer_name="Gil", message="Hi")
+        await ws.expect("session.offered")
+        ack = await ws.command({"type": "agent.status", "status": "away"})
+        assert ack["type"] == "ack" and ack["status"] == "away"
+        gone = await ws.expect("session.offer_expired")
+        assert gone["session_id"] == str(session.pk)
+        updated = await ws.expect("agent.updated")
+        assert updated["agent"]["status"] == "away"
+        assert updated["agent"]["load"] == 0
+        await ws.close()
+
+    asyncio.run(scenario())
+    assert ChatSession.objects.get().state == "queued"
+
+
+def test_malformed_and_invalid_commands_get_errors_and_the_socket_stays_open(
+    service_settings, make_agent
+):
+    agent = make_agent()
+    other = make_agent()
+
+    async def scenario():
+        ws = agent_client(agent)
+        await ws.connect()
+        await ws.comm.send_to(text_data="{not json")
+        error = await ws.expect("error")
+        assert error["code"] == "malformed" and "ts" in error
+        await ws.comm.send_to(text_data="[1, 2]")
+        assert (await ws.expect("error"))["code"] == "malformed"
+
+        reply = await ws.command({"type": "dance"})
+        assert (reply["type"], reply["code"]) == ("error", "unknown_type")
+        reply = await ws.command({"type": "session.accept"})
+        assert (reply["type"], reply["code"]) == ("error", "invalid")
+        reply = await ws.command({"type": "session.accept", "session_id": "nope"})
+        assert (reply["type"], reply["code"]) == ("error", "not_found")
+        reply = await ws.command({"type": "agent.status", "status": "sleeping"})
+        assert (reply["type"], reply["code"]) == ("error", "invalid")
+
+        session, _ = services.session_create(customer_name="Hal", message="Hi")
+        offered = await ws.expect("session.offered")
+        sid = offered["session"]["id"]
+        reply = await ws.command({"type": "message.send", "session_id": sid, "body": "early"})
+        assert (reply["type"], reply["code"]) == ("error", "not_active")
+        await ws.command({"type": "session.accept", "session_id": sid})
+        reply = await ws.command({"type": "message.send", "session_id": sid, "body": "   "})
+        assert (reply["type"], reply["code"]) == ("error", "invalid")
+
+        # Someone else's session looks like no session at all.
+        intruder = agent_client(other)
+        await intruder.connect()
+        reply = await intruder.command({"type": "session.end", "session_id": sid})
+        assert (reply["type"], reply["code"]) == ("error", "not_found")
+        reply = await intruder.command({"type": "messages.list", "session_id": sid})
+        assert (reply["type"], reply["code"]) == ("error", "not_found")
+
+        # Still open after all that: a good command works.
+        reply = await ws.command({"type": "heartbeat"})
+        assert reply["type"] == "ack"
+        await ws.close()
+        await intruder.close()
+
+    asyncio.run(scenario())
+
+
+def test_sync_answers_with_a_fresh_hello(service_settings, make_agent):
+    agent = make_agent()
+
+    async def scenario():
+        ws = agent_client(agent)
+        first = await ws.connect()
+        services.session_create(customer_name="Ivy", message="Hi")
+        await ws.expect("session.offered")
+        reply = await ws.command({"type": "sync", "ref": "s1"})
+        assert reply["type"] == "ack"
+        again = await ws.expect("hello")
+        assert again["seq"] == first["seq"] + 1
+        assert len(again["sessions"]) == 1
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_events_crossing_on_the_way_are_delivered_in_seq_order(service_settings, make_agent):
+    agent = make_agent()
+    group = push.agent_group(agent.pk)
+
+    async def scenario():
+        from channels.layers import get_channel_layer
+
+        ws = agent_client(agent)
+        hello = await ws.connect()
+        base = hello["seq"]
+        layer = get_channel_layer()
+        # The later event overtakes the earlier one, as from two processes.
+        for seq in (base + 2, base + 1):
+            frame = {"type": "probe", "n": seq, "seq": seq}
+            await layer.group_send(group, {"type": "push.event", "frame": frame})
+        first = await ws.expect("probe")
+        second = await ws.expect("probe")
+        assert [first["seq"], second["seq"]] == [base + 1, base + 2]
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_lost_event_shows_as_a_seq_gap_after_a_second(service_settings, make_agent):
+    agent = make_agent()
+    group = push.agent_group(agent.pk)
+
+    async def scenario():
+        ws = agent_client(agent)
+        hello = await ws.connect()
+        # An event numbered but never delivered (as when a full channel drops it).
+        await push.async_redis().incr(push.seq_key(group))
+        services.session_create(customer_name="Jo", message="Hi")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        offered = await ws.expect("session.offered", timeout=5)
+        assert offered["seq"] == hello["seq"] + 2
+        assert loop.time() - started >= 0.9  # held for the missing one first
+        await ws.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,123 @@
+"""The customer chat socket: token check, hello, messages, leaving, and the idle-end notice."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from sessions_app import services
+from sessions_app.models import ChatSession
+from tests.ws.helpers import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_wrong_token_or_unknown_session_is_refused_with_4403(service_settings):
+    session, token = services.session_create(customer_name="Kim", message="Hi")
+
+    async def scenario():
+        sid = str(session.pk)
+        assert await Client(f"/ws/customer/{sid}/?token=wrong").refused_code() == 4403
+        assert await Client(f"/ws/customer/{sid}/").refused_code() == 4403
+        other = "00000000-0000-4000-8000-000000000000"
+        assert await Client(f"/ws/customer/{other}/?token={token}").refused_code() == 4403
+        assert await Client(f"/ws/customer/not-a-uuid/?token={token}").refused_code() == 4403
+
+    asyncio.run(scenario())
+
+
+def test_hello_shows_the_queue_position_and_history(service_settings):
+    services.session_create(customer_name="First", message="one")
+    session, token = services.session_create(customer_name="Second", message="two")
+
+    async def scenario():
+        ws = Client(f"/ws/customer/{session.pk}/?token={token}")
+        hello = await ws.connect()
+        assert hello["session"]["state"] == "queued"
+        assert hello["session"]["queue_position"] == 2
+        assert [(m["sender"], m["body"]) for m in hello["messages"]] == [("customer", "two")]
+        assert isinstance(hello["seq"], int)
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_customer_hears_when_an_agent_comes_and_can_leave(service_settings, make_agent):
+    session, token = services.session_create(customer_name="Lou", message="Hi")
+
+    async def scenario():
+        ws = Client(f"/ws/customer/{session.pk}/?token={token}")
+        await ws.connect()
+        make_agent()  # coming online drains the queue: the session is offered
+        updated = await ws.expect("session.updated", pred=lambda f: f["session"]["state"])
+        assert updated["session"]["state"] == "offered"
+        reply = await ws.command({"type": "message.send", "body": "still there?"})
+        assert reply["type"] == "ack" and reply["message"]["body"] == "still there?"
+        reply = await ws.command({"type": "session.end"})
+        assert reply["type"] == "ack" and reply["reason"] == "customer_ended"
+        ended = await ws.expect("session.ended")
+        assert ended["reason"] == "customer_ended"
+        reply = await ws.command({"type": "message.send", "body": "hello?"})
+        assert (reply["type"], reply["code"]) == ("error", "session_ended")
+        reply = await ws.command({"type": "session.end"})
+        assert (reply["type"], reply["code"]) == ("error", "session_ended")
+        await ws.close()
+
+    asyncio.run(scenario())
+    assert ChatSession.objects.get(pk=session.pk).end_reason == "customer_ended"
+
+
+def test_malformed_customer_frames_get_errors_and_the_socket_stays_open(service_settings):
+    session, token = services.session_create(customer_name="Max", message="Hi")
+
+    async def scenario():
+        ws = Client(f"/ws/customer/{session.pk}/?token={token}")
+        await ws.connect()
+        await ws.comm.send_to(text_data="not json at all")
+        assert (await ws.expect("error"))["code"] == "malformed"
+        reply = await ws.command({"type": "session.accept", "session_id": str(session.pk)})
+        assert (reply["type"], reply["code"]) == ("error", "unknown_type")
+        reply = await ws.command({"type": "message.send", "body": ""})
+        assert (reply["type"], reply["code"]) == ("error", "invalid")
+        reply = await ws.command({"type": "message.send", "body": 42})
+        assert (reply["type"], reply["code"]) == ("error", "invalid")
+        reply = await ws.command({"type": "message.send", "body": "fine"})
+        assert reply["type"] == "ack"
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_idle_end_sends_the_notice_then_the_end(service_settings, make_agent):
+    service_settings.service_mode = "auto"
+    service_settings.idle_end_notice = "We closed this chat: no reply."
+    service_settings.save()
+    agent = make_agent()
+    session, token = services.session_create(customer_name="Ned", message="Hi")
+    services.message_send(session_id=session.pk, sender="agent", body="Anything else?", agent=agent)
+    ChatSession.objects.filter(pk=session.pk).update(
+        idle_deadline=timezone.now() - timedelta(seconds=1)
+    )
+
+    async def scenario():
+        ws = Client(f"/ws/customer/{session.pk}/?token={token}")
+        await ws.connect()
+        assert services.session_idle_end(session_id=session.pk)
+        note = await ws.expect("message.created")
+        assert (note["message"]["sender"], note["message"]["body"]) == (
+            "system",
+            "We closed this chat: no reply.",
+        )
+        ended = await ws.expect("session.ended")
+        assert ended["reason"] == "customer_idle_timeout"
+        assert ended["notice"] == "We closed this chat: no reply."
+        await ws.close()
+        # A reload after the end still shows why.
+        again = Client(f"/ws/customer/{session.pk}/?token={token}")
+        hello = await again.connect()
+        assert hello["session"]["end_reason"] == "customer_idle_timeout"
+        assert hello["notice"] == "We closed this chat: no reply."
+        await again.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,76 @@
+"""Sockets on the real daphne: an idle socket survives, and worker-sent events arrive numbered."""
+
+import asyncio
+import json
+
+import pytest
+from rest_framework.authtoken.models import Token
+from websockets.asyncio.client import connect
+
+from sessions_app import services
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
+
+
+async def open_agent(base_url: str, agent):
+    key = Token.objects.get_or_create(user=agent.user)[0].key
+    ws = await connect(
+        base_url.replace("http", "ws", 1) + "/ws/agent/",
+        origin=base_url,
+        additional_headers={"Authorization": f"Token {key}"},
+        ping_interval=None,  # no client pings: the socket must stay open on its own
+        proxy=None,
+    )
+    hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert hello["type"] == "hello"
+    return ws, hello
+
+
+async def next_of(ws, kind: str, timeout: float) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == kind:
+                return frame
+
+
+def test_idle_socket_stays_open_for_20_seconds_then_still_gets_events(
+    live_server_url, service_settings, make_agent
+):
+    agent = make_agent()
+
+    async def scenario():
+        ws, hello = await open_agent(live_server_url, agent)
+        await asyncio.sleep(20)  # longer than redis-py's 5 s default read timeout, twice over
+        await asyncio.to_thread(services.session_create, customer_name="Late", message="Hi")
+        offered = await next_of(ws, "session.offered", 5)
+        assert offered["seq"] == hello["seq"] + 1
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_offer_expiry_from_the_worker_reaches_both_agents_in_seq_order(
+    live_server_url, celery_worker, service_settings, make_agent
+):
+    service_settings.accept_timeout_seconds = 1
+    service_settings.save()
+    first, second = make_agent(), make_agent()
+
+    async def scenario():
+        ws1, hello1 = await open_agent(live_server_url, first)
+        ws2, hello2 = await open_agent(live_server_url, second)
+        session, _ = await asyncio.to_thread(
+            services.session_create, customer_name="Moves", message="Hi"
+        )
+        offered = await next_of(ws1, "session.offered", 5)
+        expired = await next_of(ws1, "session.offer_expired", 6)
+        assert expired["offer_id"] == offered["offer"]["id"]
+        assert [offered["seq"], expired["seq"]] == [hello1["seq"] + 1, hello1["seq"] + 2]
+        moved = await next_of(ws2, "session.offered", 5)  # sent by the worker process
+        assert moved["session"]["id"] == str(session.pk)
+        assert moved["seq"] == hello2["seq"] + 1
+        await ws1.close()
+        await ws2.close()
+
+    asyncio.run(scenario())

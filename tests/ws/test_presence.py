@@ -1,0 +1,92 @@
+"""Presence: an agent whose every workspace is gone for the grace period is set away."""
+
+import asyncio
+import time
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from agents_app.models import Agent
+from sessions_app import presence, services
+from sessions_app.models import ChatSession
+from tests.ws.helpers import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def connect_and_leave(agent) -> None:
+    key = Token.objects.get_or_create(user=agent.user)[0].key
+
+    async def scenario():
+        ws = Client("/ws/agent/", [(b"authorization", f"Token {key}".encode())])
+        await ws.connect()
+        await ws.command({"type": "heartbeat"})
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_agent_gone_past_grace_is_set_away_its_offer_moves_and_its_chat_stays(
+    service_settings, make_agent
+):
+    service_settings.presence_grace_seconds = 5
+    service_settings.save()
+    gone = make_agent()
+    chat, _ = services.session_create(customer_name="Active", message="Hi")
+    services.offer_accept(session_id=chat.pk, agent=gone)
+    offered, _ = services.session_create(customer_name="Waiting", message="Hi")
+    assert ChatSession.objects.get(pk=offered.pk).offers.get().agent_id == gone.pk
+    connect_and_leave(gone)
+    other = make_agent()  # joins later, so the sweep has somewhere to move the offer
+
+    assert presence.agents_mark_away_if_gone(now=time.time() + 2) == []
+    assert presence.agents_mark_away_if_gone(now=time.time() + 6) == [gone.pk]
+
+    assert Agent.objects.get(pk=gone.pk).status == "away"
+    assert ChatSession.objects.get(pk=chat.pk).agent_id == gone.pk
+    assert ChatSession.objects.get(pk=chat.pk).state == "active"
+    moved = ChatSession.objects.get(pk=offered.pk)
+    assert moved.offers.get(outcome="").agent_id == other.pk
+
+
+def test_agent_that_never_opened_a_workspace_is_not_swept(service_settings, make_agent):
+    service_settings.presence_grace_seconds = 5
+    service_settings.save()
+    rest_only = make_agent()
+    assert presence.agents_mark_away_if_gone(now=time.time() + 3600) == []
+    assert Agent.objects.get(pk=rest_only.pk).status == "online"
+
+
+def test_agent_back_online_without_a_workspace_is_not_judged_by_an_old_one(
+    service_settings, make_agent
+):
+    from agents_app.services import agent_set_status
+
+    service_settings.presence_grace_seconds = 5
+    service_settings.save()
+    agent = make_agent(status="offline")
+    connect_and_leave(agent)
+    time.sleep(0.05)
+    agent_set_status(agent_id=agent.pk, status="online")  # over REST, say
+    assert presence.agents_mark_away_if_gone(now=time.time() + 60) == []
+    assert Agent.objects.get(pk=agent.pk).status == "online"
+
+
+def test_an_open_workspace_keeps_the_agent_online(service_settings, make_agent):
+    service_settings.presence_grace_seconds = 5
+    service_settings.save()
+    agent = make_agent()
+    key = Token.objects.get_or_create(user=agent.user)[0].key
+
+    async def scenario():
+        ws = Client("/ws/agent/", [(b"authorization", f"Token {key}".encode())])
+        await ws.connect()
+        await ws.command({"type": "heartbeat"})
+        seen = presence.presence_last_seen(agent.pk)
+        assert seen is not None
+        # Within the grace period of the last heartbeat: stays online.
+        assert presence.agents_mark_away_if_gone(now=seen + 4) == []
+        await ws.close()
+
+    asyncio.run(scenario())
+    assert Agent.objects.get(pk=agent.pk).status == "online"
