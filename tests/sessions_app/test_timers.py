@@ -1,0 +1,155 @@
+"""Timers against a real prefork Celery worker and beat on real Redis, with 1-2 s timeouts."""
+
+import time
+
+import pytest
+from django.utils import timezone
+
+from agents_app import services as agent_services
+from sessions_app import selectors, services
+from sessions_app.models import Offer, SessionEvent, SessionState
+from tests import procs
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def timers(celery_worker, celery_beat, service_settings):
+    """A running worker and beat, manual mode with a 1 s offer and a 1 s idle timeout."""
+    service_settings.service_mode = "manual"
+    service_settings.accept_timeout_seconds = 1
+    service_settings.customer_idle_timeout_seconds = 1
+    service_settings.idle_end_notice = "Closed: we did not hear back."
+    service_settings.save()
+    yield service_settings
+    # Stop the bouncing of offers between agents before the next test flushes the tables.
+    for session in selectors.queued_sessions().union(
+        selectors.ChatSession.objects.exclude(state="ended")
+    ):
+        services.session_end(session_id=session.pk, reason="staff_ended")
+
+
+def standing(session) -> Offer | None:
+    return Offer.objects.filter(session=session, outcome="").first()
+
+
+def test_expiry_moves_the_session_to_the_next_agent(timers, make_agent, make_session):
+    first, second = make_agent(), make_agent()
+    session, _ = make_session()
+    offer = standing(session)
+    other = second.pk if offer.agent_id == first.pk else first.pk
+    moved = wait_until(lambda: (o := standing(session)) and o.pk != offer.pk and o, timeout=5)
+    assert moved.agent_id == other
+    offer.refresh_from_db()
+    assert offer.outcome == "expired" and offer.resolved_at >= offer.expires_at
+    # The new offer was made right after the old one's deadline, by the countdown task
+    assert (moved.created_at - offer.expires_at).total_seconds() < 1.0
+
+
+def test_the_only_eligible_agent_who_missed_it_is_offered_it_again(
+    timers, make_agent, make_session
+):
+    agent = make_agent()
+    session, _ = make_session()
+    offer = standing(session)
+    again = wait_until(lambda: (o := standing(session)) and o.pk != offer.pk and o, timeout=5)
+    assert again.agent_id == agent.pk
+
+
+def test_with_no_one_eligible_it_waits_in_the_queue_until_someone_is(
+    timers, make_agent, make_session
+):
+    # Given the only agent serving one chat, offered a second, then its capacity lowered to 1
+    agent_services.service_settings_update(service_mode="auto")
+    agent = make_agent(max_sessions=2)
+    make_session()
+    agent_services.service_settings_update(service_mode="manual")
+    session, _ = make_session()
+    agent_services.agent_update(agent_id=agent.pk, max_sessions=1)
+    # When the offer expires, the session waits in the queue
+    wait_until(lambda: selectors.session_get(session.pk).state == SessionState.QUEUED, 5)
+    time.sleep(1.5)  # sweeps run meanwhile: it stays queued
+    assert selectors.session_get(session.pk).state == SessionState.QUEUED
+    # Then a newcomer coming online is offered it at once
+    newcomer = make_agent()
+    assert standing(session).agent_id == newcomer.pk
+
+
+def test_idle_end_posts_the_notice_and_ends_the_session(timers, make_agent, make_session):
+    agent = make_agent()
+    session, _ = make_session()
+    services.offer_accept(session_id=session.pk, agent=agent)
+    services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
+    deadline = selectors.session_get(session.pk).idle_deadline
+    ended = wait_until(
+        lambda: (s := selectors.session_get(session.pk)).state == SessionState.ENDED and s, 5
+    )
+    assert ended.end_reason == "customer_idle_timeout"
+    assert (ended.ended_at - deadline).total_seconds() < 1.0
+    last = selectors.session_messages(session).last()
+    assert (last.sender, last.body) == ("system", "Closed: we did not hear back.")
+
+
+def test_a_customer_reply_stops_the_idle_end(timers, make_agent, make_session):
+    agent = make_agent()
+    session, _ = make_session()
+    services.offer_accept(session_id=session.pk, agent=agent)
+    services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
+    services.message_send(session_id=session.pk, sender="customer", body="I'm here")
+    time.sleep(2.5)  # past the deadline and at least two sweeps
+    assert selectors.session_get(session.pk).state == SessionState.ACTIVE
+
+
+def _restart(worker: procs.Proc) -> float:
+    """Start the worker again; return when it is ready (the log tail still has the old 'ready.')."""
+    offset = worker.log_path.stat().st_size
+    worker.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(worker.log_path, "rb") as log:
+            log.seek(offset)
+            if b"ready." in log.read():
+                return time.monotonic()
+        assert worker.popen.poll() is None, worker.log_tail()
+        time.sleep(0.05)
+    raise AssertionError(f"worker not ready again:\n{worker.log_tail()}")
+
+
+def test_worker_killed_with_offers_pending_resolves_each_once_after_restart(
+    timers, celery_worker, make_agent, make_session
+):
+    # Given six standing offers with 2 s deadlines, held as countdown tasks by the worker
+    agent_services.service_settings_update(accept_timeout_seconds=2)
+    agents = [make_agent(max_sessions=3) for _ in range(3)]
+    sessions = [make_session()[0] for _ in range(6)]
+    offers = [standing(s) for s in sessions]
+    assert all(offers) and len({o.agent_id for o in offers}) == len(agents)
+    time.sleep(0.3)  # let the worker fetch the countdown tasks
+    try:
+        # When the worker is SIGKILLed and comes back only after every deadline passed
+        celery_worker.kill()
+        wait_until(lambda: timezone.now() > max(o.expires_at for o in offers), 5)
+        time.sleep(0.5)
+        assert all(o.outcome == "" for o in Offer.objects.filter(pk__in=[o.pk for o in offers]))
+        started = time.monotonic()
+        ready = _restart(celery_worker)
+    finally:
+        if celery_worker.popen.poll() is not None:
+            _restart(celery_worker)
+
+    # Then every offer is resolved within the sweep interval plus 2 s of the restart, once
+    def resolved():
+        return all(o.outcome for o in Offer.objects.filter(pk__in=[o.pk for o in offers]))
+
+    wait_until(resolved, timeout=1 + 2 + 5)
+    took = time.monotonic() - started
+    print(f"worker boot {ready - started:.2f}s, all resolved {took:.2f}s after restart")
+    assert took <= 1 + 2 + (ready - started), took
+    for offer in offers:
+        offer.refresh_from_db()
+        assert offer.outcome == "expired"
+        events = SessionEvent.objects.filter(kind="offer.expired", data__offer_id=offer.pk)
+        assert events.count() == 1
+    for session in sessions:
+        assert Offer.objects.filter(session=session, outcome="").count() <= 1
