@@ -1,7 +1,7 @@
 """Django settings: everything an operator may change comes from the environment."""
 
+import contextlib
 import os
-import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -120,8 +120,9 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
-# Without collectstatic STATIC_ROOT does not exist; the finders serve everything then.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+# Before any collectstatic the finders serve everything; an empty root keeps WhiteNoise quiet.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(exist_ok=True)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/workspace/"

@@ -2,9 +2,50 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from agents_app import api as agents_api
+from sessions_app import api as sessions_api
+
+api_urlpatterns = [
+    path("auth/token/", agents_api.AuthTokenView.as_view(), name="auth-token"),
+    path("service-settings/", agents_api.ServiceSettingsView.as_view(), name="service-settings"),
+    path("agents/", agents_api.AgentListView.as_view(), name="agent-list"),
+    path("agents/me/", agents_api.AgentMeView.as_view(), name="agent-me"),
+    path("agents/<str:agent_id>/", agents_api.AgentDetailView.as_view(), name="agent-detail"),
+    path("sessions/", sessions_api.SessionListView.as_view(), name="session-list"),
+    # Ids are matched as text and checked by the view, so a malformed one is a JSON 404.
+    path(
+        "sessions/<str:session_id>/",
+        sessions_api.SessionDetailView.as_view(),
+        name="session-detail",
+    ),
+    path(
+        "sessions/<str:session_id>/messages/",
+        sessions_api.SessionMessagesView.as_view(),
+        name="session-messages",
+    ),
+    path(
+        "sessions/<str:session_id>/accept/",
+        sessions_api.SessionAcceptView.as_view(),
+        name="session-accept",
+    ),
+    path(
+        "sessions/<str:session_id>/end/", sessions_api.SessionEndView.as_view(), name="session-end"
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include(api_urlpatterns)),
+    path("healthz", sessions_api.HealthView.as_view(), name="healthz"),
+    path("", include("sessions_app.page_urls")),  # /workspace/ and /chat/
     path("", include("sessions_app.metrics")),  # /metrics (Prometheus)
 ]
+
+# JSON errors under /api/ even for paths no view matches.
+handler404 = "sessions_app.api_support.json_not_found"
+handler500 = "sessions_app.api_support.json_server_error"

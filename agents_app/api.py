@@ -1,0 +1,276 @@
+"""REST views for API tokens, the service settings and agents; every change calls a service."""
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sessions_app import selectors
+from sessions_app.api_support import (
+    AuthTokenThrottle,
+    IsStaff,
+    Pagination,
+    StrictSerializer,
+    auth_token_issue,
+    error_responses,
+)
+from sessions_app.errors import Invalid, NotFound
+
+from . import services
+from .models import Agent, AgentStatus, ServiceMode
+
+USER_AUTH = [TokenAuthentication, SessionAuthentication]
+
+
+def _parse(serializer_class, request, *, partial: bool = False) -> dict:
+    serializer = serializer_class(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- POST /api/auth/token/ ---------------------------------------------------------------------
+
+
+class TokenRequest(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenResponse(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class AuthTokenView(APIView):
+    """Exchange a username and password for the user's API token."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AuthTokenThrottle]
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=TokenRequest,
+        responses={200: TokenResponse, **error_responses(400, 429)},
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request):
+        data = _parse(TokenRequest, request)
+        user = authenticate(request, username=data["username"], password=data["password"])
+        if user is None or not user.is_active:
+            raise Invalid("Wrong username or password.", code="invalid_credentials")
+        return Response({"token": auth_token_issue(user=user)})
+
+
+# --- /api/service-settings/ ----------------------------------------------------------------------
+
+
+class ServiceSettingsSerializer(StrictSerializer):
+    service_mode = serializers.ChoiceField(choices=ServiceMode.values)
+    accept_timeout_seconds = serializers.IntegerField(min_value=1, max_value=3600)
+    customer_idle_timeout_seconds = serializers.IntegerField(min_value=1, max_value=604800)
+    idle_end_notice = serializers.CharField(min_length=1, max_length=1000)
+    default_max_sessions = serializers.IntegerField(min_value=1, max_value=100)
+    presence_grace_seconds = serializers.IntegerField(
+        min_value=5,
+        max_value=3600,
+        help_text="Extension: an online agent with no open workspace this long is set away.",
+    )
+
+
+def settings_dict(cfg) -> dict:
+    return {name: getattr(cfg, name) for name in services.SETTINGS_FIELDS}
+
+
+class ServiceSettingsView(APIView):
+    """The desk-wide settings singleton (staff)."""
+
+    authentication_classes = USER_AUTH
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="service_settings_read",
+        responses={200: ServiceSettingsSerializer, **error_responses(401, 403)},
+        tags=["settings"],
+    )
+    def get(self, request):
+        return Response(settings_dict(services.service_settings_get()))
+
+    @extend_schema(
+        operation_id="service_settings_update",
+        request=ServiceSettingsSerializer(partial=True),
+        responses={200: ServiceSettingsSerializer, **error_responses(400, 401, 403)},
+        tags=["settings"],
+    )
+    def patch(self, request):
+        changes = _parse(ServiceSettingsSerializer, request, partial=True)
+        return Response(settings_dict(services.service_settings_update(**changes)))
+
+
+# --- /api/agents/ --------------------------------------------------------------------------------
+
+
+class AgentSerializer(serializers.Serializer):
+    """The Agent representation (responses only)."""
+
+    id = serializers.CharField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=AgentStatus.values)
+    max_sessions = serializers.IntegerField(
+        allow_null=True, help_text="null: the settings' default_max_sessions."
+    )
+    load = serializers.IntegerField(help_text="Standing offers plus active sessions.")
+
+
+class AgentCreateRequest(StrictSerializer):
+    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    password = serializers.CharField(
+        min_length=8, max_length=128, trim_whitespace=False, write_only=True
+    )
+    display_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    max_sessions = serializers.IntegerField(
+        min_value=1, max_value=100, required=False, allow_null=True
+    )
+
+    def validate_password(self, value: str) -> str:
+        try:
+            validate_password(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
+        return value
+
+
+class AgentUpdateRequest(StrictSerializer):
+    display_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    max_sessions = serializers.IntegerField(
+        min_value=1, max_value=100, required=False, allow_null=True
+    )
+    status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
+
+
+class AgentMeUpdateRequest(StrictSerializer):
+    status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
+    display_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+def _agent_change(agent: Agent, data: dict) -> dict:
+    """Apply name/capacity, then status, each through its service; the fresh representation."""
+    profile = {k: data[k] for k in ("display_name", "max_sessions") if k in data}
+    if profile:
+        services.agent_update(agent_id=agent.pk, **profile)
+    if "status" in data:
+        services.agent_set_status(agent_id=agent.pk, status=data["status"])
+    return selectors.agent_dict(selectors.agents_with_load().get(pk=agent.pk))
+
+
+def _agent_or_404(agent_id: str) -> Agent:
+    try:
+        return selectors.agents_with_load().get(pk=int(agent_id))
+    except (Agent.DoesNotExist, ValueError, OverflowError):
+        raise NotFound("No such agent.") from None
+
+
+class AgentListView(APIView):
+    """Every agent (staff): list, or create a user with an agent profile."""
+
+    authentication_classes = USER_AUTH
+    permission_classes = [IsStaff]
+    pagination_class = Pagination  # also tells drf-spectacular the page shape
+
+    @extend_schema(
+        operation_id="agents_list",
+        responses={200: AgentSerializer(many=True), **error_responses(401, 403)},
+        tags=["agents"],
+    )
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.agents_with_load().order_by("pk"), request)
+        return paginator.get_paginated_response([selectors.agent_dict(a) for a in page])
+
+    @extend_schema(
+        operation_id="agents_create",
+        request=AgentCreateRequest,
+        responses={
+            201: AgentSerializer,
+            **error_responses(400, 401, 403),
+            409: OpenApiResponse(
+                error_responses(409)[409].response, description="The username is taken."
+            ),
+        },
+        tags=["agents"],
+    )
+    def post(self, request):
+        data = _parse(AgentCreateRequest, request)
+        agent = services.agent_create(
+            username=data["username"],
+            password=data["password"],
+            display_name=data.get("display_name", ""),
+            max_sessions=data.get("max_sessions"),
+        )
+        return Response(selectors.agent_dict(selectors.agents_with_load().get(pk=agent.pk)), 201)
+
+
+class AgentDetailView(APIView):
+    """One agent (staff): read, or change name, capacity and status."""
+
+    authentication_classes = USER_AUTH
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="agents_read",
+        responses={200: AgentSerializer, **error_responses(401, 403, 404)},
+        tags=["agents"],
+    )
+    def get(self, request, agent_id: str):
+        return Response(selectors.agent_dict(_agent_or_404(agent_id)))
+
+    @extend_schema(
+        operation_id="agents_update",
+        request=AgentUpdateRequest,
+        responses={200: AgentSerializer, **error_responses(400, 401, 403, 404)},
+        tags=["agents"],
+    )
+    def patch(self, request, agent_id: str):
+        agent = _agent_or_404(agent_id)
+        return Response(_agent_change(agent, _parse(AgentUpdateRequest, request)))
+
+
+class AgentMeView(APIView):
+    """The calling agent's own profile; PATCH sets its status (online/away/offline)."""
+
+    authentication_classes = USER_AUTH
+    permission_classes = [IsAuthenticated]
+
+    def _me(self, request) -> Agent:
+        agent = selectors.agent_for_user(request.user)
+        if agent is None:
+            from rest_framework.exceptions import PermissionDenied
+
+            raise PermissionDenied("You have no agent profile.", code="not_an_agent")
+        return agent
+
+    @extend_schema(
+        operation_id="agents_me_read",
+        responses={200: AgentSerializer, **error_responses(401, 403)},
+        tags=["agents"],
+    )
+    def get(self, request):
+        agent = self._me(request)
+        return Response(selectors.agent_dict(selectors.agents_with_load().get(pk=agent.pk)))
+
+    @extend_schema(
+        operation_id="agents_me_update",
+        request=AgentMeUpdateRequest,
+        responses={200: AgentSerializer, **error_responses(400, 401, 403)},
+        tags=["agents"],
+    )
+    def patch(self, request):
+        agent = self._me(request)
+        return Response(_agent_change(agent, _parse(AgentMeUpdateRequest, request)))
