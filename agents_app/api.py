@@ -17,6 +17,7 @@ from sessions_app.api_support import (
     IsStaff,
     Pagination,
     StrictSerializer,
+    TextField,
     auth_token_issue,
     error_responses,
 )
@@ -38,8 +39,8 @@ def _parse(serializer_class, request, *, partial: bool = False) -> dict:
 
 
 class TokenRequest(StrictSerializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = TextField(max_length=150)
+    password = TextField(max_length=128, trim_whitespace=False)
 
 
 class TokenResponse(serializers.Serializer):
@@ -75,7 +76,7 @@ class ServiceSettingsSerializer(StrictSerializer):
     service_mode = serializers.ChoiceField(choices=ServiceMode.values)
     accept_timeout_seconds = serializers.IntegerField(min_value=1, max_value=3600)
     customer_idle_timeout_seconds = serializers.IntegerField(min_value=1, max_value=604800)
-    idle_end_notice = serializers.CharField(min_length=1, max_length=1000)
+    idle_end_notice = TextField(min_length=1, max_length=1000)
     default_max_sessions = serializers.IntegerField(min_value=1, max_value=100)
     presence_grace_seconds = serializers.IntegerField(
         min_value=5,
@@ -130,11 +131,9 @@ class AgentSerializer(serializers.Serializer):
 
 
 class AgentCreateRequest(StrictSerializer):
-    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
-    password = serializers.CharField(
-        min_length=8, max_length=128, trim_whitespace=False, write_only=True
-    )
-    display_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    username = TextField(max_length=150, validators=[UnicodeUsernameValidator()])
+    password = TextField(min_length=8, max_length=128, trim_whitespace=False, write_only=True)
+    display_name = TextField(max_length=100, required=False, allow_blank=True)
     max_sessions = serializers.IntegerField(
         min_value=1, max_value=100, required=False, allow_null=True
     )
@@ -148,7 +147,7 @@ class AgentCreateRequest(StrictSerializer):
 
 
 class AgentUpdateRequest(StrictSerializer):
-    display_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    display_name = TextField(max_length=100, required=False, allow_blank=True)
     max_sessions = serializers.IntegerField(
         min_value=1, max_value=100, required=False, allow_null=True
     )
@@ -157,7 +156,7 @@ class AgentUpdateRequest(StrictSerializer):
 
 class AgentMeUpdateRequest(StrictSerializer):
     status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
-    display_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    display_name = TextField(max_length=100, required=False, allow_blank=True)
 
 
 def _agent_change(agent: Agent, data: dict) -> dict:

@@ -31,6 +31,7 @@ from .api_support import (
     Pagination,
     SessionCreateThrottle,
     StrictSerializer,
+    TextField,
     customer_credential,
     error_responses,
     throttle_or_raise,
@@ -97,8 +98,8 @@ class MessageSerializer(serializers.Serializer):
 
 
 class SessionCreateRequest(StrictSerializer):
-    customer_name = serializers.CharField(max_length=services.MAX_NAME)
-    message = serializers.CharField(
+    customer_name = TextField(max_length=services.MAX_NAME)
+    message = TextField(
         max_length=services.MAX_BODY,
         required=False,
         allow_blank=True,
@@ -108,9 +109,7 @@ class SessionCreateRequest(StrictSerializer):
 
 
 class MessageCreateRequest(StrictSerializer):
-    body = serializers.CharField(
-        max_length=services.MAX_BODY, help_text="1-4000 characters after trimming."
-    )
+    body = TextField(max_length=services.MAX_BODY, help_text="1-4000 characters after trimming.")
 
 
 class SessionListQuery(serializers.Serializer):
