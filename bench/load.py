@@ -1,0 +1,654 @@
+"""Load benchmark: agents on WebSockets on every daphne, customers at a set rate; prints figures.
+
+Drives the desk only through the public contract (REST + WebSocket). It starts its own topology
+(bench/topology.py: 2 daphne, 2 Celery workers, 1 beat, its own Redis and PostgreSQL), or is
+pointed at one with --urls/--redis-url/--database-url. It runs for --duration seconds, stops by
+itself, and prints: sessions created/s, messages/s, offer and message delivery latency
+p50/p95/p99 beside a bare channel-layer round trip measured in the same run, timer lateness,
+errors by kind, peak RSS of each daphne, and the result of check_invariants.
+
+    .venv/bin/python bench/load.py --duration 120 --rate 20 --agents 200
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.topology import Topology  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def ms(value: float | None) -> str:
+    return "   -   " if value is None else f"{value * 1000:7.1f}"
+
+
+def stamp(text: str) -> str:
+    """A message body carrying its send time, so the receiver can time the delivery."""
+    return f"{text} @{time.time():.6f}"
+
+
+def sent_at(body: str) -> float | None:
+    try:
+        return float(body.rsplit("@", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+@dataclass
+class Config:
+    duration: float = 120.0
+    rate: float = 20.0  # new sessions per second
+    agents: int = 200
+    max_sessions: int = 5
+    exchanges: tuple[int, int] = (2, 4)  # customer message + agent reply, per session
+    think: tuple[float, float] = (0.3, 1.2)
+    accept_delay: tuple[float, float] = (0.1, 1.5)
+    expire_ratio: float = 0.05  # offers an agent lets run out
+    accept_timeout: int = 4
+    idle_timeout: int = 4
+    drain: float = 15.0  # seconds allowed, after the run, for open chats to finish
+    ends: dict = field(
+        default_factory=lambda: {"customer": 0.45, "agent": 0.2, "leave": 0.2, "silent": 0.15}
+    )
+
+
+@dataclass
+class Track:
+    created_sent: float
+    token: str = ""
+    plan: str = ""
+    first_offer: float | None = None
+    assigned_to: set = field(default_factory=set)
+    ended: str | None = None
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.sessions: dict[str, Track] = {}
+        self.offer_latency: list[float] = []  # POST sent -> session.offered received
+        self.offer_push: list[float] = []  # commit (published_at) -> session.offered received
+        self.message_latency: list[float] = []  # message sent -> message.created received
+        self.message_push: list[float] = []  # commit -> message.created received
+        self.channel_rtt: list[float] = []  # bare channel layer send -> receive
+        self.errors: Counter = Counter()
+        self.status: Counter = Counter()
+        self.messages_sent = 0
+        self.messages_received = 0
+        self.created = 0
+        self.gaps = 0
+        self.served_twice: set[str] = set()
+        self.early_offers: dict[str, float] = {}
+        self.window: tuple[float, float] = (0.0, 0.0)
+
+    def push_delay(self, frame: dict, into: list[float]) -> None:
+        published = frame.get("published_at")
+        if isinstance(published, int | float):
+            into.append(max(0.0, time.time() - published))
+
+
+class Socket:
+    """A WebSocket with ack/error matching by `ref` and `seq` gap detection."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.ws = None
+        self.seq: int | None = None
+        self.waiting: dict[str, asyncio.Future] = {}
+
+    async def command(self, frame: dict, timeout: float = 10.0) -> dict:
+        ref = uuid.uuid4().hex[:12]
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[ref] = future
+        try:
+            await self.ws.send(json.dumps({**frame, "ref": ref}))
+            reply = await asyncio.wait_for(future, timeout)
+        except (TimeoutError, ConnectionClosed, OSError) as exc:
+            self.stats.errors[f"ws_{type(exc).__name__}"] += 1
+            return {"type": "error", "code": type(exc).__name__}
+        finally:
+            self.waiting.pop(ref, None)
+        if reply["type"] == "error":
+            self.stats.errors[f"ws_error_{reply.get('code')}"] += 1
+        return reply
+
+    def route(self, frame: dict) -> bool:
+        """Settle a pending command; check seq. True when the frame is an event to handle."""
+        kind = frame.get("type")
+        if kind in ("ack", "error"):
+            future = self.waiting.get(frame.get("ref"))
+            if future is not None and not future.done():
+                future.set_result(frame)
+            elif kind == "error":
+                self.stats.errors[f"ws_unsolicited_{frame.get('code')}"] += 1
+            return False
+        seq = frame.get("seq")
+        if kind == "hello":
+            self.seq = seq
+            return True
+        if isinstance(seq, int) and self.seq is not None:
+            if seq > self.seq + 1:
+                self.stats.gaps += 1
+                self.stats.errors["push_gap"] += 1
+                asyncio.get_running_loop().create_task(self.sync())
+            self.seq = max(self.seq, seq)
+        return True
+
+    async def sync(self) -> None:
+        with contextlib.suppress(ConnectionClosed, OSError):
+            await self.ws.send(json.dumps({"type": "sync"}))
+
+
+class AgentClient:
+    """One agent: stays connected (reconnecting to the next daphne), accepts, replies, ends."""
+
+    def __init__(self, index: int, agent_id: int, token: str, urls: list[str], run: "Run"):
+        self.index, self.agent_id, self.token, self.urls, self.run = (
+            index,
+            agent_id,
+            token,
+            urls,
+            run,
+        )
+        self.stats = run.stats
+        self.sock = Socket(self.stats)
+        self.url_index = index % len(urls)
+        self.connected = asyncio.Event()
+        self.handled_offers: set[str] = set()
+        self.connects = 0
+
+    def ws_url(self) -> tuple[str, str]:
+        base = self.urls[self.url_index]
+        return base.replace("http://", "ws://") + "/ws/agent/", base
+
+    async def main(self) -> None:
+        while not self.run.stopping:
+            uri, origin = self.ws_url()
+            try:
+                async with ws_connect(
+                    uri,
+                    additional_headers={"Authorization": f"Token {self.token}"},
+                    origin=origin,
+                    compression=None,
+                    open_timeout=10,
+                    ping_interval=None,
+                    max_queue=None,
+                ) as ws:
+                    self.sock.ws = ws
+                    self.connects += 1
+                    await self.session(ws)
+            except (ConnectionClosed, OSError, TimeoutError) as exc:
+                if self.run.stopping:
+                    return
+                self.stats.errors[f"agent_disconnect_{type(exc).__name__}"] += 1
+            self.connected.clear()
+            # The other daphne takes over: the workspace rebuilds from its hello.
+            self.url_index = (self.url_index + 1) % len(self.urls)
+            await asyncio.sleep(0.2 + random.random() * 0.5)
+
+    async def session(self, ws) -> None:
+        heartbeat = asyncio.get_running_loop().create_task(self.heartbeat())
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                if self.sock.route(frame):
+                    await self.on_event(frame)
+        finally:
+            heartbeat.cancel()
+
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(5 + random.random())
+            await self.sock.command({"type": "heartbeat"})
+
+    async def on_event(self, frame: dict) -> None:
+        kind = frame["type"]
+        if kind == "hello":
+            if frame["agent"]["status"] != "online":
+                asyncio.get_running_loop().create_task(self.go_online())
+            else:
+                self.connected.set()
+            for session in frame.get("sessions", []):
+                if session["state"] == "offered":
+                    self.on_offer(session["id"])
+            return
+        if kind == "session.offered":
+            sid = frame["session"]["id"]
+            track = self.stats.sessions.get(sid)
+            if track is None:  # the offer beat the POST's response to the customer
+                self.stats.early_offers.setdefault(sid, time.monotonic())
+            elif track.first_offer is None:
+                track.first_offer = time.monotonic()
+                self.stats.offer_latency.append(track.first_offer - track.created_sent)
+            self.stats.push_delay(frame, self.stats.offer_push)
+            self.on_offer(sid)
+        elif kind == "session.assigned":
+            sid = frame["session"]["id"]
+            track = self.stats.sessions.get(sid)
+            if track is not None:
+                track.assigned_to.add(self.agent_id)
+                if len(track.assigned_to) > 1:
+                    self.stats.served_twice.add(sid)
+        elif kind == "message.created":
+            message = frame["message"]
+            if message["sender"] != "customer":
+                return
+            self.stats.messages_received += 1
+            when = sent_at(message["body"])
+            if when is not None:
+                self.stats.message_latency.append(time.time() - when)
+            self.stats.push_delay(frame, self.stats.message_push)
+            asyncio.get_running_loop().create_task(self.reply(message))
+
+    async def go_online(self) -> None:
+        reply = await self.sock.command({"type": "agent.status", "status": "online"})
+        if reply.get("type") == "ack":
+            self.connected.set()
+
+    def on_offer(self, sid: str) -> None:
+        if sid in self.handled_offers:
+            return
+        self.handled_offers.add(sid)
+        if random.random() < self.run.cfg.expire_ratio:
+            self.stats.status["offers_let_expire"] += 1
+            return
+        asyncio.get_running_loop().create_task(self.accept(sid))
+
+    async def accept(self, sid: str) -> None:
+        await asyncio.sleep(random.uniform(*self.run.cfg.accept_delay))
+        reply = await self.sock.command({"type": "session.accept", "session_id": sid})
+        self.stats.status["accepted" if reply["type"] == "ack" else "accept_refused"] += 1
+
+    async def reply(self, message: dict) -> None:
+        await asyncio.sleep(random.uniform(*self.run.cfg.think))
+        sid = message["session_id"]
+        body = stamp("agent reply")
+        reply = await self.sock.command({"type": "message.send", "session_id": sid, "body": body})
+        if reply["type"] == "ack":
+            self.stats.messages_sent += 1
+        if "[end]" in message["body"]:
+            await asyncio.sleep(random.uniform(*self.run.cfg.think))
+            await self.sock.command({"type": "session.end", "session_id": sid})
+
+
+class Run:
+    def __init__(self, cfg: Config, urls: list[str], redis_url: str):
+        self.cfg, self.urls, self.redis_url = cfg, urls, redis_url
+        self.stats = Stats()
+        self.stopping = False
+        self.customers: set[asyncio.Task] = set()
+        self.http: httpx.AsyncClient | None = None
+
+    # --- customers ---------------------------------------------------------------------------
+
+    async def post(self, url: str, **kwargs) -> httpx.Response | None:
+        try:
+            response = await self.http.post(url, **kwargs)
+        except httpx.HTTPError as exc:
+            self.stats.errors[f"http_{type(exc).__name__}"] += 1
+            return None
+        if response.status_code >= 400:
+            self.stats.errors[f"http_{response.status_code}"] += 1
+        return response
+
+    async def customer(self, n: int) -> None:
+        cfg, stats = self.cfg, self.stats
+        base = random.choice(self.urls)
+        plan = random.choices(list(cfg.ends), weights=list(cfg.ends.values()))[0]
+        created_sent = time.monotonic()
+        response = await self.post(
+            f"{base}/api/sessions/",
+            json={"customer_name": f"Customer {n}", "message": stamp("hello")},
+        )
+        if response is None or response.status_code != 201:
+            return
+        data = response.json()
+        sid, token = data["id"], data["customer_token"]
+        stats.created += 1
+        stats.messages_sent += 1
+        track = stats.sessions[sid] = Track(created_sent=created_sent, token=token, plan=plan)
+        early = stats.early_offers.pop(sid, None)
+        if early is not None:
+            track.first_offer = early
+            stats.offer_latency.append(early - created_sent)
+        uri = f"{base.replace('http://', 'ws://')}/ws/customer/{sid}/?token={token}"
+        try:
+            async with ws_connect(
+                uri, origin=base, compression=None, open_timeout=10, ping_interval=None
+            ) as ws:
+                await self.chat(ws, sid, token, base, plan, track)
+        except (ConnectionClosed, OSError, TimeoutError) as exc:
+            stats.errors[f"customer_disconnect_{type(exc).__name__}"] += 1
+
+    async def chat(self, ws, sid: str, token: str, base: str, plan: str, track: Track) -> None:
+        cfg, stats = self.cfg, self.stats
+        sock = Socket(stats)
+        sock.ws = ws
+        state = {"active": asyncio.Event(), "ended": asyncio.Event(), "replies": asyncio.Queue()}
+
+        async def reader() -> None:
+            async for raw in ws:
+                frame = json.loads(raw)
+                if not sock.route(frame):
+                    continue
+                kind = frame["type"]
+                session = frame.get("session") or {}
+                if session.get("state") == "active":
+                    state["active"].set()
+                if kind == "session.ended" or session.get("state") == "ended":
+                    track.ended = frame.get("reason") or session.get("end_reason")
+                    idle_end = track.ended == "customer_idle_timeout" and kind == "session.ended"
+                    if idle_end and not frame.get("notice"):
+                        stats.errors["idle_end_without_notice"] += 1
+                    state["ended"].set()
+                elif kind == "message.created" and frame["message"]["sender"] == "agent":
+                    stats.messages_received += 1
+                    when = sent_at(frame["message"]["body"])
+                    if when is not None:
+                        stats.message_latency.append(time.time() - when)
+                    stats.push_delay(frame, stats.message_push)
+                    state["replies"].put_nowait(frame)
+
+        reading = asyncio.get_running_loop().create_task(reader())
+        try:
+            await asyncio.wait_for(state["active"].wait(), cfg.accept_timeout * 3 + 10)
+        except TimeoutError:
+            stats.errors["not_served_in_time"] += 1
+            await sock.command({"type": "session.end"})
+            reading.cancel()
+            return
+        exchanges = random.randint(*cfg.exchanges)
+        headers = {"X-Customer-Token": token}
+        for i in range(exchanges):
+            if state["ended"].is_set():
+                break
+            last = i == exchanges - 1
+            body = stamp(f"question {i}" + (" [end]" if last and plan == "agent" else ""))
+            if i % 2:
+                response = await self.post(
+                    f"{base}/api/sessions/{sid}/messages/", json={"body": body}, headers=headers
+                )
+                ok = response is not None and response.status_code == 201
+            else:
+                ok = (await sock.command({"type": "message.send", "body": body}))["type"] == "ack"
+            if ok:
+                stats.messages_sent += 1
+            try:
+                await asyncio.wait_for(state["replies"].get(), 20)
+            except TimeoutError:
+                stats.errors["reply_timeout"] += 1
+                break
+            await asyncio.sleep(random.uniform(*cfg.think))
+        if plan == "customer" and not state["ended"].is_set():
+            if random.random() < 0.5:
+                await sock.command({"type": "session.end"})
+            else:
+                await self.post(f"{base}/api/sessions/{sid}/end/", headers=headers)
+            track.ended = track.ended or "customer_ended"
+        elif plan == "leave":
+            track.ended = track.ended or "left"
+        else:  # agent ends, or the customer goes silent into the idle end
+            try:
+                await asyncio.wait_for(state["ended"].wait(), cfg.idle_timeout + 15)
+            except TimeoutError:
+                stats.errors[f"{plan}_end_not_seen"] += 1
+        reading.cancel()
+
+    # --- the bare channel layer, as the yardstick --------------------------------------------
+
+    async def channel_rtt(self) -> None:
+        from channels_redis.core import RedisChannelLayer
+
+        layer = RedisChannelLayer(
+            hosts=[{"address": self.redis_url, "socket_timeout": 10}], prefix="ccbench-rtt"
+        )
+        channel = await layer.new_channel()
+        while not self.stopping:
+            start = time.perf_counter()
+            try:
+                await layer.send(channel, {"type": "rtt"})
+                await asyncio.wait_for(layer.receive(channel), 5)
+                self.stats.channel_rtt.append(time.perf_counter() - start)
+            except Exception as exc:  # noqa: BLE001 -- Redis may be down during a fault
+                self.stats.errors[f"rtt_{type(exc).__name__}"] += 1
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(Exception):
+            await layer.flush()
+
+    # --- the run -----------------------------------------------------------------------------
+
+    async def arrivals(self, until: float) -> None:
+        n = 0
+        next_at = time.monotonic()
+        while time.monotonic() < until and not self.stopping:
+            n += 1
+            task = asyncio.get_running_loop().create_task(self.customer(n))
+            self.customers.add(task)
+            task.add_done_callback(self.customers.discard)
+            next_at += random.expovariate(self.cfg.rate)
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def go(self, agents: list[dict], during=None) -> None:
+        """Connect agents, run arrivals for the duration (with `during` alongside), drain."""
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        async with httpx.AsyncClient(timeout=15, limits=limits) as http:
+            self.http = http
+            clients = [
+                AgentClient(i, a["id"], a["token"], self.urls, self) for i, a in enumerate(agents)
+            ]
+            agent_tasks = []
+            for client in clients:
+                agent_tasks.append(asyncio.get_running_loop().create_task(client.main()))
+                await asyncio.sleep(0.005)
+            await asyncio.wait_for(
+                asyncio.gather(*(c.connected.wait() for c in clients)), 60 + len(clients) * 0.1
+            )
+            self.agent_clients = clients
+            rtt = asyncio.get_running_loop().create_task(self.channel_rtt())
+            start = time.monotonic()
+            until = start + self.cfg.duration
+            side = asyncio.get_running_loop().create_task(during(self)) if during else None
+            await self.arrivals(until)
+            self.stats.window = (start, time.monotonic())
+            if side is not None:
+                await side
+            if self.customers:
+                await asyncio.wait(set(self.customers), timeout=self.cfg.drain + 20)
+            for task in list(self.customers):
+                task.cancel()
+            self.stopping = True
+            for sock_task in agent_tasks:
+                sock_task.cancel()
+            rtt.cancel()
+            await asyncio.gather(*agent_tasks, rtt, return_exceptions=True)
+
+
+def timer_lateness(topo: Topology, since: float) -> dict[str, list[float]]:
+    rows = topo.psql(
+        "select kind, (data->>'late_ms')::float from sessions_app_sessionevent "
+        "where kind in ('offer.expired', 'session.idle_timeout') "
+        f"and created_at >= to_timestamp({since})"
+    )
+    found: dict[str, list[float]] = defaultdict(list)
+    for kind, late_ms in rows:
+        found[kind].append(late_ms / 1000)
+    return found
+
+
+def check_invariants(topo: Topology) -> tuple[int, str]:
+    result = topo.manage("check_invariants", "--grace", "5", check=False)
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def sessions_not_found(topo: Topology, stats: Stats) -> list[str]:
+    """Sessions the customers created that the database does not hold, or holds broken."""
+    ids = list(stats.sessions)
+    if not ids:
+        return []
+    quoted = ",".join(f"'{sid}'" for sid in ids)
+    rows = topo.psql(
+        f"select id::text, state, end_reason, ended_at from sessions_app_chatsession "
+        f"where id in ({quoted})"
+    )
+    found = {row[0]: row for row in rows}
+    lost = [sid for sid in ids if sid not in found]
+    lost += [
+        sid
+        for sid, state, reason, ended_at in found.values()
+        if state == "ended" and (not reason or ended_at is None)
+    ]
+    return lost
+
+
+def served_twice_in_db(topo: Topology) -> list[str]:
+    rows = topo.psql(
+        "select session_id::text from sessions_app_offer where outcome = 'accepted' "
+        "group by session_id having count(*) > 1"
+    )
+    return [row[0] for row in rows]
+
+
+def report(run: Run, topo: Topology, since: float) -> dict:
+    stats = run.stats
+    start, end = stats.window
+    seconds = max(end - start, 1e-9)
+    lateness = timer_lateness(topo, since)
+    all_late = [v for values in lateness.values() for v in values]
+    invariants_status, invariants_text = check_invariants(topo)
+    daphne_rss = {
+        name: proc.peak_rss_mb() for name, proc in topo.procs.items() if name.startswith("daphne")
+    }
+    status_5xx = sum(n for kind, n in stats.errors.items() if kind.startswith("http_5"))
+    result = {
+        "sessions_created": stats.created,
+        "sessions_per_s": stats.created / seconds,
+        "messages_sent": stats.messages_sent,
+        "messages_per_s": stats.messages_sent / seconds,
+        "offer_latency": stats.offer_latency,
+        "offer_push": stats.offer_push,
+        "message_latency": stats.message_latency,
+        "message_push": stats.message_push,
+        "channel_rtt": stats.channel_rtt,
+        "timer_lateness": all_late,
+        "timer_lateness_by_kind": dict(lateness),
+        "errors": dict(stats.errors),
+        "http_5xx": status_5xx,
+        "gaps": stats.gaps,
+        "served_twice": sorted(stats.served_twice | set(served_twice_in_db(topo))),
+        "lost": sessions_not_found(topo, stats),
+        "daphne_peak_rss_mb": daphne_rss,
+        "invariants_status": invariants_status,
+        "invariants": invariants_text,
+        "status": dict(stats.status),
+        "seconds": seconds,
+    }
+    return result
+
+
+def print_report(result: dict) -> None:
+    print(f"\n=== load: {result['seconds']:.0f} s ===")
+    print(f"sessions created   {result['sessions_created']:7d}  ({result['sessions_per_s']:.1f}/s)")
+    print(f"messages sent      {result['messages_sent']:7d}  ({result['messages_per_s']:.1f}/s)")
+    print(f"{'latency (ms)':32s}    p50     p95     p99   count")
+    rows = [
+        ("offer: POST -> agent frame", "offer_latency"),
+        ("offer: commit -> agent frame", "offer_push"),
+        ("message: send -> other side", "message_latency"),
+        ("message: commit -> other side", "message_push"),
+        ("bare channel layer round trip", "channel_rtt"),
+        ("timer lateness (all timers)", "timer_lateness"),
+    ]
+    for label, key in rows:
+        values = result[key]
+        print(
+            f"{label:32s} {ms(pct(values, 50))} {ms(pct(values, 95))} {ms(pct(values, 99))} "
+            f"{len(values):7d}"
+        )
+    for kind, values in result["timer_lateness_by_kind"].items():
+        print(f"  {kind:30s} {ms(pct(values, 50))} {ms(pct(values, 95))} {ms(pct(values, 99))} "
+              f"{len(values):7d}")  # fmt: skip
+    rtt99 = pct(result["channel_rtt"], 99)
+    for label, key in (("offer", "offer_push"), ("message", "message_push")):
+        p99 = pct(result[key], 99)
+        if rtt99 and p99:
+            print(f"{label} push p99 / channel-layer p99 = {p99 / rtt99:.1f}x (goal <= 3x)")
+    print(f"5xx responses      {result['http_5xx']}")
+    print(f"seq gaps seen      {result['gaps']}")
+    print(f"sessions lost      {len(result['lost'])}  served twice {len(result['served_twice'])}")
+    print("errors by kind     " + (json.dumps(result["errors"], sort_keys=True) or "{}"))
+    print("agent outcomes     " + json.dumps(result["status"], sort_keys=True))
+    for name, rss in result["daphne_peak_rss_mb"].items():
+        print(f"peak RSS {name:9s} {rss:.0f} MB" if rss else f"peak RSS {name}: n/a")
+    print(f"check_invariants   exit {result['invariants_status']}: {result['invariants']}")
+
+
+def service_settings(cfg: Config) -> dict:
+    return {
+        "service_mode": "manual",
+        "accept_timeout_seconds": cfg.accept_timeout,
+        "customer_idle_timeout_seconds": cfg.idle_timeout,
+        "default_max_sessions": cfg.max_sessions,
+        "presence_grace_seconds": 60,
+    }
+
+
+def run_load(cfg: Config, topo: Topology, during=None) -> dict:
+    seeded = topo.seed(agents=cfg.agents, settings=service_settings(cfg))
+    since = time.time()
+    run = Run(cfg, topo.urls, topo.redis_url)
+    asyncio.run(run.go(seeded["agents"], during=during))
+    result = report(run, topo, since)
+    result["run"] = run
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=120)
+    parser.add_argument("--rate", type=float, default=20, help="new sessions per second")
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--expire-ratio", type=float, default=0.05)
+    parser.add_argument("--urls", default="", help="comma-separated daphne URLs to use")
+    parser.add_argument("--redis-url", default="")
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--json", default="", help="also write the figures to this file")
+    args = parser.parse_args()
+    cfg = Config(
+        duration=args.duration, rate=args.rate, agents=args.agents, expire_ratio=args.expire_ratio
+    )
+    if args.urls:
+        topo = Topology.attach(args.urls.split(","), args.redis_url, args.database_url)
+        result = run_load(cfg, topo)
+    else:
+        with Topology() as topo:
+            result = run_load(cfg, topo)
+    print_report(result)
+    if args.json:
+        figures = {k: v for k, v in result.items() if k != "run"}
+        Path(args.json).write_text(json.dumps(figures, default=str))
+    sys.exit(0 if result["invariants_status"] == 0 and not result["http_5xx"] else 1)
+
+
+if __name__ == "__main__":
+    main()
