@@ -18,11 +18,9 @@ from .models import ChatSession, Offer
 
 def lock_session(session_id: UUID | str) -> ChatSession:
     try:
-        return (
-            ChatSession.objects.select_for_update(of=("self",))
-            .select_related("agent__user")
-            .get(pk=session_id)
-        )
+        # No select_related: when the lock waits for a concurrent writer, PostgreSQL re-reads
+        # the locked row but not the joined ones, so a joined agent could be stale (None).
+        return ChatSession.objects.select_for_update().get(pk=session_id)
     except (ChatSession.DoesNotExist, ValueError, ValidationError):
         # A malformed id is as unknown as a missing one (never a 500).
         raise NotFound("No such chat session.") from None
