@@ -1,0 +1,189 @@
+// The customer chat page: start a chat, then talk. The session id and its secret token stay in
+// sessionStorage, so a reload resumes the same chat; "Start a new chat" forgets them.
+"use strict";
+
+(function () {
+  const { LiveSocket, wsUrl, el, timeOf } = window.CC;
+  const $ = (id) => document.getElementById(id);
+  const KEY = "cc.chat";
+  const REASONS = {
+    agent_ended: "The agent ended this chat. Thank you for contacting us.",
+    customer_ended: "You left this chat.",
+    staff_ended: "This chat was closed by our staff.",
+  };
+  let socket = null;
+  let session = null;
+  let messages = [];
+
+  function saved() {
+    try {
+      return JSON.parse(sessionStorage.getItem(KEY) || "null");
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  $("start").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("start-error").hidden = true;
+    const button = $("start").querySelector("button");
+    button.disabled = true;
+    try {
+      const resp = await fetch("/api/sessions/", {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          "X-CSRFToken": csrfToken(),
+        },
+        body: JSON.stringify({ customer_name: $("name").value, message: $("first").value }),
+      });
+      const data = await resp.json().catch(() => ({}));
+      if (resp.status !== 201) {
+        throw new Error(data.detail || `Could not start the chat (${resp.status}).`);
+      }
+      sessionStorage.setItem(KEY, JSON.stringify({ id: data.id, token: data.customer_token }));
+      session = data;
+      messages = [];
+      open(data.id, data.customer_token);
+    } catch (err) {
+      $("start-error").textContent = err.message;
+      $("start-error").hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  function open(id, token) {
+    $("start").hidden = true;
+    $("conversation").hidden = false;
+    render();
+    socket = new LiveSocket(wsUrl(`/ws/customer/${id}/?token=${encodeURIComponent(token)}`), {
+      onHello: (hello) => {
+        session = hello.session;
+        messages = hello.messages;
+        if (hello.notice) session.notice = hello.notice;
+        render();
+      },
+      onEvent: handle,
+      onDown: () => ($("conn-banner").hidden = false),
+      onUp: () => ($("conn-banner").hidden = true),
+      onRefused: () => {
+        // The chat is not ours (or no longer exists): start over.
+        sessionStorage.removeItem(KEY);
+        reset();
+      },
+    });
+  }
+
+  function handle(frame) {
+    if (frame.type === "message.created") {
+      addMessage(frame.message);
+    } else if (frame.type === "session.updated") {
+      session = { ...session, ...frame.session };
+    } else if (frame.type === "session.ended") {
+      session = { ...session, ...(frame.session || {}), state: "ended", end_reason: frame.reason };
+      if (frame.notice) session.notice = frame.notice;
+    }
+    render();
+  }
+
+  function addMessage(m) {
+    if (!messages.some((x) => x.id === m.id)) messages.push(m);
+  }
+
+  function statusText() {
+    if (!session) return "";
+    switch (session.state) {
+      case "queued":
+        return session.queue_position
+          ? `Waiting in queue — position ${session.queue_position}`
+          : "Waiting in queue";
+      case "offered":
+        return "Connecting you to an agent…";
+      case "active":
+        return `${(session.agent && session.agent.display_name) || "An agent"} joined`;
+      case "ended":
+        return "Chat ended";
+      default:
+        return "";
+    }
+  }
+
+  function render() {
+    $("status").textContent = statusText();
+    $("status").dataset.state = session ? session.state : "";
+    const log = $("log");
+    log.replaceChildren();
+    for (const m of messages) {
+      log.append(
+        el(
+          "li",
+          { class: `msg ${m.sender}`, "data-sender": m.sender },
+          el("span", { class: "body" }, m.body),
+          el("time", {}, timeOf(m.created_at)),
+        ),
+      );
+    }
+    log.scrollTop = log.scrollHeight;
+    const ended = session && session.state === "ended";
+    $("end-box").hidden = !ended;
+    $("send").hidden = ended;
+    $("leave").hidden = ended;
+    if (ended) {
+      const reason = session.end_reason;
+      $("end-reason").textContent =
+        reason === "customer_idle_timeout"
+          ? session.notice || "This chat was closed because we did not hear back from you."
+          : REASONS[reason] || "This chat has ended.";
+      $("end-box").dataset.reason = reason || "";
+    }
+  }
+
+  $("send").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = $("body").value;
+    if (!body.trim() || !socket) return;
+    socket
+      .command({ type: "message.send", body })
+      .then((ack) => {
+        $("body").value = "";
+        addMessage(ack.message);
+        render();
+      })
+      .catch((err) => alert(err.detail || "Your message was not sent; try again."));
+  });
+  $("body").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey) {
+      ev.preventDefault();
+      $("send").requestSubmit();
+    }
+  });
+
+  $("leave").addEventListener("click", () => {
+    if (socket) socket.command({ type: "session.end" }).catch(() => {});
+  });
+
+  function reset() {
+    if (socket) socket.close();
+    socket = null;
+    session = null;
+    messages = [];
+    $("conversation").hidden = true;
+    $("start").hidden = false;
+    $("first").value = "";
+  }
+
+  $("new-chat").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY);
+    reset();
+  });
+
+  const resume = saved();
+  if (resume && resume.id && resume.token) open(resume.id, resume.token);
+})();

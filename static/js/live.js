@@ -1,0 +1,168 @@
+// A WebSocket that reconnects with backoff and jitter, numbers commands, and checks event seq.
+// The server sends `hello` on every connect; the page rebuilds itself from it. A seq gap (an
+// event lost on the way) makes us send `sync`, answered by a fresh hello.
+"use strict";
+
+(function () {
+  const HEARTBEAT_MS = 10000;
+  const REFUSED = new Set([4401, 4403]);
+
+  class LiveSocket {
+    constructor(url, { onHello, onEvent, onDown, onUp, onRefused } = {}) {
+      this.url = url;
+      this.handlers = { onHello, onEvent, onDown, onUp, onRefused };
+      this.ws = null;
+      this.attempt = 0;
+      this.lastSeq = null;
+      this.clockOffset = 0; // server time minus browser time, in ms
+      this.pending = new Map();
+      this.nextRef = 1;
+      this.syncs = 0;
+      this.heartbeatMs = HEARTBEAT_MS;
+      this.stopped = false;
+      this.connect();
+    }
+
+    connect() {
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      ws.onopen = () => {
+        this.attempt = 0;
+        this.startHeartbeat();
+      };
+      ws.onmessage = (msg) => this.receive(msg.data);
+      ws.onclose = (ev) => {
+        this.stopHeartbeat();
+        for (const { reject } of this.pending.values()) reject({ code: "disconnected" });
+        this.pending.clear();
+        if (this.ws !== ws || this.stopped) return;
+        if (REFUSED.has(ev.code)) {
+          this.handlers.onRefused && this.handlers.onRefused(ev.code);
+          return;
+        }
+        this.handlers.onDown && this.handlers.onDown();
+        this.scheduleReconnect();
+      };
+    }
+
+    scheduleReconnect() {
+      // Exponential backoff capped at 15 s, with full jitter so a restarted server is not
+      // hit by every workspace at the same instant.
+      const cap = Math.min(15000, 500 * 2 ** this.attempt);
+      const delay = cap / 2 + Math.random() * (cap / 2);
+      this.attempt += 1;
+      setTimeout(() => this.connect(), delay);
+    }
+
+    startHeartbeat() {
+      this.stopHeartbeat();
+      this.heartbeat = setInterval(() => {
+        this.command({ type: "heartbeat" })
+          .then((ack) => {
+            // The server's counter is ahead of us and stays so: an event went missing at the end.
+            if (typeof ack.seq === "number" && this.lastSeq !== null && ack.seq > this.lastSeq) {
+              const seen = this.lastSeq;
+              setTimeout(() => {
+                if (this.lastSeq === seen) this.sync();
+              }, 1500);
+            }
+          })
+          .catch(() => {});
+      }, this.heartbeatMs);
+    }
+
+    stopHeartbeat() {
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      this.heartbeat = null;
+    }
+
+    serverNow() {
+      return Date.now() + this.clockOffset;
+    }
+
+    receive(raw) {
+      let frame;
+      try {
+        frame = JSON.parse(raw);
+      } catch (e) {
+        return;
+      }
+      if (frame.ts) {
+        const ts = Date.parse(frame.ts);
+        if (!Number.isNaN(ts)) this.clockOffset = ts - Date.now();
+      }
+      if (frame.type === "ack" || frame.type === "error") {
+        const waiter = this.pending.get(frame.ref);
+        if (waiter) {
+          this.pending.delete(frame.ref);
+          frame.type === "ack" ? waiter.resolve(frame) : waiter.reject(frame);
+        }
+        return;
+      }
+      if (frame.type === "hello") {
+        this.lastSeq = frame.seq;
+        this.handlers.onUp && this.handlers.onUp();
+        this.handlers.onHello && this.handlers.onHello(frame);
+        return;
+      }
+      if (typeof frame.seq === "number" && this.lastSeq !== null) {
+        if (frame.seq <= this.lastSeq) return; // already covered by a hello
+        const gap = frame.seq !== this.lastSeq + 1;
+        this.lastSeq = frame.seq;
+        this.handlers.onEvent && this.handlers.onEvent(frame);
+        if (gap) this.sync();
+        return;
+      }
+      this.handlers.onEvent && this.handlers.onEvent(frame);
+    }
+
+    sync() {
+      this.syncs += 1;
+      document.body.dataset.syncs = String(this.syncs);
+      this.command({ type: "sync" }).catch(() => {});
+    }
+
+    command(frame) {
+      return new Promise((resolve, reject) => {
+        if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+          reject({ code: "disconnected", detail: "Not connected; try again in a moment." });
+          return;
+        }
+        const ref = "c" + this.nextRef++;
+        this.pending.set(ref, { resolve, reject });
+        this.ws.send(JSON.stringify({ ...frame, ref }));
+      });
+    }
+
+    close() {
+      this.stopped = true;
+      this.stopHeartbeat();
+      if (this.ws) this.ws.close();
+    }
+  }
+
+  function wsUrl(path) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return scheme + "//" + location.host + path;
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "class") node.className = value;
+      else if (key.startsWith("data-")) node.setAttribute(key, value);
+      else node[key] = value;
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined) node.append(child);
+    }
+    return node;
+  }
+
+  function timeOf(iso) {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  window.CC = { LiveSocket, wsUrl, el, timeOf };
+})();

@@ -1,0 +1,384 @@
+// The agent workspace: status and load, offer prompt bars with countdown and ringtone, the list
+// of active chats with unread counts, and the chat pane. All state is rebuilt from each hello.
+"use strict";
+
+(function () {
+  const { LiveSocket, wsUrl, el, timeOf } = window.CC;
+  const $ = (id) => document.getElementById(id);
+  const REASONS = {
+    agent_ended: "You ended this chat.",
+    customer_ended: "The customer left the chat.",
+    customer_idle_timeout: "Ended: the customer did not reply in time (idle timeout).",
+    staff_ended: "A staff member ended this chat.",
+  };
+
+  const state = {
+    agent: null,
+    offers: new Map(), // session id -> {session, offer, firstMessage}
+    sessions: new Map(), // active session id -> {session, unread, messages|null, lastActivity}
+    ended: new Map(), // session id -> reason (kept so the pane can say why)
+    selected: null,
+  };
+  const ring = $("ring");
+  let audioUnlocked = false;
+
+  const socket = new LiveSocket(wsUrl("/ws/agent/"), {
+    onHello: rebuild,
+    onEvent: handle,
+    onDown: () => ($("conn-banner").hidden = false),
+    onUp: () => ($("conn-banner").hidden = true),
+    onRefused: () => location.assign("/accounts/login/?next=/workspace/"),
+  });
+  window.ccWorkspace = { state, socket };
+
+  // --- state changes from the server ------------------------------------------------------
+
+  function rebuild(hello) {
+    state.agent = hello.agent;
+    if (hello.presence_grace_seconds) {
+      // Heartbeats well inside the grace period, so an open workspace is never taken for gone.
+      socket.heartbeatMs = Math.max(2000, Math.min(10000, (hello.presence_grace_seconds * 1000) / 3));
+    }
+    const oldSessions = state.sessions;
+    state.offers = new Map();
+    state.sessions = new Map();
+    for (const s of hello.sessions) {
+      if (s.state === "offered" && s.offer) {
+        state.offers.set(s.id, { session: s, offer: s.offer, firstMessage: s.first_message });
+      } else if (s.state === "active") {
+        const old = oldSessions.get(s.id);
+        state.sessions.set(s.id, {
+          session: s,
+          unread: old ? old.unread : 0,
+          messages: null,
+          lastActivity: s.last_activity_at || s.accepted_at,
+        });
+      }
+    }
+    if (state.selected && !state.sessions.has(state.selected) && !state.ended.has(state.selected)) {
+      state.selected = null;
+    }
+    if (state.selected && state.sessions.has(state.selected)) loadMessages(state.selected);
+    renderAll();
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "session.offered": {
+        const s = frame.session;
+        state.offers.set(s.id, { session: s, offer: frame.offer, firstMessage: s.first_message });
+        notify(s);
+        break;
+      }
+      case "session.offer_expired": {
+        const o = state.offers.get(frame.session_id);
+        if (o && String(o.offer.id) === String(frame.offer_id)) state.offers.delete(frame.session_id);
+        break;
+      }
+      case "session.assigned": {
+        const s = frame.session;
+        state.offers.delete(s.id);
+        state.ended.delete(s.id);
+        const old = state.sessions.get(s.id);
+        state.sessions.set(s.id, {
+          session: s,
+          unread: old ? old.unread : 0,
+          messages: old ? old.messages : null,
+          lastActivity: s.last_activity_at || s.accepted_at,
+        });
+        if (!state.selected || !state.sessions.has(state.selected)) select(s.id);
+        break;
+      }
+      case "message.created": {
+        const m = frame.message;
+        const entry = state.sessions.get(m.session_id);
+        if (entry) {
+          if (entry.messages && !entry.messages.some((x) => x.id === m.id)) entry.messages.push(m);
+          entry.lastActivity = m.created_at;
+          if (state.selected !== m.session_id || document.hidden) entry.unread += 1;
+        }
+        break;
+      }
+      case "session.ended": {
+        state.offers.delete(frame.session_id);
+        const entry = state.sessions.get(frame.session_id);
+        state.sessions.delete(frame.session_id);
+        if (entry || state.selected === frame.session_id) {
+          state.ended.set(frame.session_id, { reason: frame.reason, entry });
+        }
+        break;
+      }
+      case "agent.updated":
+        state.agent = { ...state.agent, ...frame.agent };
+        break;
+      default:
+        return;
+    }
+    renderAll();
+  }
+
+  // --- rendering --------------------------------------------------------------------------
+
+  function renderAll() {
+    renderStatus();
+    renderOffers();
+    renderList();
+    renderPane();
+    updateRing();
+  }
+
+  function renderStatus() {
+    if (!state.agent) return;
+    for (const b of document.querySelectorAll(".status-switch button")) {
+      b.classList.toggle("on", b.dataset.status === state.agent.status);
+      b.setAttribute("aria-checked", String(b.dataset.status === state.agent.status));
+    }
+    document.body.dataset.status = state.agent.status;
+    const load = state.offers.size + state.sessions.size;
+    $("load").textContent = `${load} / ${state.agent.capacity || state.agent.max_sessions || "–"}`;
+  }
+
+  function renderOffers() {
+    const box = $("offers");
+    const seen = new Set();
+    for (const [id, o] of state.offers) {
+      seen.add(String(o.offer.id));
+      if (box.querySelector(`[data-offer-id="${o.offer.id}"]`)) continue;
+      const serve = el("button", { type: "button", class: "primary serve" }, "Serve");
+      serve.addEventListener("click", () => accept(id, serve));
+      const bar = el(
+        "div",
+        { class: "prompt", "data-session-id": id, "data-offer-id": o.offer.id, role: "alert" },
+        el("span", { class: "prompt-title" }, "New chat: ", el("b", {}, o.session.customer_name)),
+        el("span", { class: "prompt-first" }, o.firstMessage ? `“${o.firstMessage}”` : ""),
+        el("span", { class: "countdown", "data-expires": o.offer.expires_at }, ""),
+        serve,
+      );
+      box.append(bar);
+    }
+    for (const bar of [...box.children]) {
+      if (!seen.has(bar.dataset.offerId)) bar.remove();
+    }
+    tick();
+  }
+
+  function tick() {
+    // Remaining time from the server's expires_at, corrected by the clock offset seen in `ts`.
+    for (const span of document.querySelectorAll("#offers .countdown")) {
+      const left = Math.ceil((Date.parse(span.dataset.expires) - socket.serverNow()) / 1000);
+      const bar = span.closest(".prompt");
+      if (left <= 0) {
+        // Time is up: the server moves the session to another agent.
+        const o = state.offers.get(bar.dataset.sessionId);
+        if (o && String(o.offer.id) === bar.dataset.offerId) state.offers.delete(bar.dataset.sessionId);
+        bar.remove();
+        renderStatus();
+        updateRing();
+      } else {
+        span.textContent = `${left} s`;
+        span.dataset.seconds = String(left);
+      }
+    }
+  }
+  setInterval(tick, 250);
+
+  function renderList() {
+    const ul = $("sessions");
+    ul.replaceChildren();
+    const rows = [...state.sessions.values()].sort((a, b) =>
+      String(b.lastActivity || "").localeCompare(String(a.lastActivity || "")),
+    );
+    for (const entry of rows) {
+      const s = entry.session;
+      const li = el(
+        "li",
+        { class: s.id === state.selected ? "selected" : "", "data-session-id": s.id },
+        el("span", { class: "name" }, s.customer_name),
+        entry.unread ? el("span", { class: "unread", title: "unread" }, String(entry.unread)) : null,
+      );
+      li.addEventListener("click", () => select(s.id));
+      ul.append(li);
+    }
+    $("no-sessions").hidden = rows.length > 0;
+  }
+
+  function renderPane() {
+    const id = state.selected;
+    const active = id && state.sessions.get(id);
+    const ended = id && state.ended.get(id);
+    $("pane").hidden = !(active || ended);
+    $("pane-empty").hidden = Boolean(active || ended);
+    if (!(active || ended)) return;
+    const entry = active || ended.entry || { session: { customer_name: "" }, messages: [] };
+    $("pane").dataset.sessionId = id;
+    $("pane-title").textContent = entry.session.customer_name;
+    $("end-chat").hidden = !active;
+    $("send").hidden = !active;
+    $("ended-note").hidden = !ended;
+    if (ended) $("ended-note").textContent = REASONS[ended.reason] || `Ended (${ended.reason}).`;
+    const log = $("log");
+    log.replaceChildren();
+    for (const m of entry.messages || []) {
+      log.append(
+        el(
+          "li",
+          { class: `msg ${m.sender}`, "data-sender": m.sender },
+          el("span", { class: "body" }, m.body),
+          el("time", {}, timeOf(m.created_at)),
+        ),
+      );
+    }
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function select(id) {
+    state.selected = id;
+    const entry = state.sessions.get(id);
+    if (entry) {
+      entry.unread = 0;
+      if (entry.messages === null) loadMessages(id);
+    }
+    renderAll();
+  }
+
+  function loadMessages(id) {
+    socket
+      .command({ type: "messages.list", session_id: id })
+      .then((ack) => {
+        const entry = state.sessions.get(id);
+        if (entry) {
+          entry.messages = ack.messages;
+          renderPane();
+        }
+      })
+      .catch(() => {});
+  }
+
+  // --- commands ---------------------------------------------------------------------------
+
+  function accept(id, button) {
+    button.disabled = true;
+    socket
+      .command({ type: "session.accept", session_id: id })
+      .then((ack) => {
+        state.offers.delete(id);
+        handle({ type: "session.assigned", session: ack.session });
+        select(id);
+      })
+      .catch((err) => {
+        state.offers.delete(id);
+        renderAll();
+        flash(err.detail || "That chat is no longer available.");
+      });
+  }
+
+  $("send").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const id = state.selected;
+    const body = $("body").value;
+    if (!id || !body.trim()) return;
+    socket
+      .command({ type: "message.send", session_id: id, body })
+      .then((ack) => {
+        $("body").value = "";
+        handle({ type: "message.created", message: ack.message });
+      })
+      .catch((err) => flash(err.detail || "Not sent."));
+  });
+  $("body").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey) {
+      ev.preventDefault();
+      $("send").requestSubmit();
+    }
+  });
+
+  $("end-chat").addEventListener("click", () => {
+    const id = state.selected;
+    if (!id) return;
+    socket
+      .command({ type: "session.end", session_id: id })
+      .then(() => handle({ type: "session.ended", session_id: id, reason: "agent_ended" }))
+      .catch((err) => flash(err.detail || "Could not end the chat."));
+  });
+
+  for (const b of document.querySelectorAll(".status-switch button")) {
+    b.addEventListener("click", () => {
+      socket
+        .command({ type: "agent.status", status: b.dataset.status })
+        .then((ack) => {
+          state.agent = { ...state.agent, status: ack.status };
+          renderStatus();
+        })
+        .catch((err) => flash(err.detail || "Status not changed."));
+    });
+  }
+
+  function flash(text) {
+    const note = el("div", { class: "banner error toast", role: "alert" }, text);
+    document.body.append(note);
+    setTimeout(() => note.remove(), 4000);
+  }
+
+  // --- ringtone and notifications ---------------------------------------------------------
+
+  function updateRing() {
+    if (state.offers.size > 0) {
+      if (ring.paused) {
+        const playing = ring.play();
+        if (playing && playing.then) {
+          playing.then(
+            () => ($("sound-banner").hidden = true),
+            () => ($("sound-banner").hidden = state.offers.size === 0),
+          );
+        }
+      }
+    } else if (!ring.paused || ring.currentTime) {
+      ring.pause();
+      ring.currentTime = 0;
+      $("sound-banner").hidden = true;
+    }
+  }
+
+  function unlockAudio() {
+    // Browsers allow sound only after a user gesture: the first click anywhere unlocks it.
+    if (audioUnlocked) return;
+    audioUnlocked = true;
+    if (state.offers.size > 0) {
+      updateRing();
+    } else {
+      ring.muted = true;
+      ring.play().then(
+        () => {
+          ring.pause();
+          ring.currentTime = 0;
+          ring.muted = false;
+        },
+        () => (ring.muted = false),
+      );
+    }
+    if ("Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission().catch(() => {});
+    }
+  }
+  document.addEventListener("click", unlockAudio, { capture: true });
+  $("sound-banner").addEventListener("click", () => {
+    audioUnlocked = false;
+    unlockAudio();
+    updateRing();
+  });
+
+  function notify(session) {
+    if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") {
+      return;
+    }
+    try {
+      const n = new Notification(`New chat: ${session.customer_name}`, {
+        body: session.first_message || "",
+        tag: session.id,
+      });
+      n.onclick = () => window.focus();
+    } catch (e) {
+      // Some browsers allow notifications only from a service worker; the bar and sound remain.
+    }
+  }
+})();
