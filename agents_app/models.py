@@ -1,7 +1,12 @@
 """Agents, their status and capacity, and the admin's service settings singleton."""
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinLengthValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinLengthValidator,
+    MinValueValidator,
+)
 from django.db import models
 
 DEFAULT_IDLE_END_NOTICE = (
@@ -35,7 +40,8 @@ class ServiceSettings(models.Model):
     idle_end_notice = models.TextField(
         default=DEFAULT_IDLE_END_NOTICE,
         max_length=1000,
-        validators=[MinLengthValidator(1)],
+        # TextField's max_length only sizes the admin widget; the validator enforces it.
+        validators=[MinLengthValidator(1), MaxLengthValidator(1000)],
         help_text="The overtime end reminder sent to the customer on an idle end.",
     )
     default_max_sessions = models.PositiveIntegerField(
@@ -55,6 +61,19 @@ class ServiceSettings(models.Model):
         verbose_name_plural = "service settings"
         constraints = [
             models.CheckConstraint(condition=models.Q(pk=1), name="service_settings_singleton"),
+            # The ranges again in the database, so no write path can store a broken timer.
+            models.CheckConstraint(
+                condition=models.Q(accept_timeout_seconds__range=(1, 3600)),
+                name="accept_timeout_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(customer_idle_timeout_seconds__range=(1, 604800)),
+                name="idle_timeout_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(default_max_sessions__range=(1, 100)),
+                name="default_max_sessions_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -89,6 +108,13 @@ class Agent(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_sessions__isnull=True)
+                | models.Q(max_sessions__range=(1, 100)),
+                name="agent_max_sessions_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -1,0 +1,157 @@
+"""Agent status and capacity, and the settings singleton's validated ranges."""
+
+import pytest
+
+from agents_app import services
+from agents_app.models import AgentStatus, ServiceSettings
+from sessions_app import selectors
+from sessions_app import services as session_services
+from sessions_app.errors import Conflict, Invalid, NotFound
+from sessions_app.models import Offer, SessionEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def manual(service_settings):
+    service_settings.service_mode = "manual"
+    service_settings.save()
+    return service_settings
+
+
+def test_a_new_agent_is_offline_and_gets_nothing(manual, make_agent, make_session):
+    agent = make_agent(status="offline")
+    assert agent.status == AgentStatus.OFFLINE
+    session, _ = make_session()
+    assert session.state == "queued"
+
+
+def test_coming_online_drains_the_queue_in_creation_order(manual, make_agent, make_session):
+    waiting = [make_session(name=f"C{i}")[0] for i in range(3)]
+    agent = make_agent(max_sessions=2)
+    assert agent.status == AgentStatus.ONLINE
+    states = [selectors.session_get(s.pk).state for s in waiting]
+    assert states == ["offered", "offered", "queued"]
+
+
+def test_going_away_withdraws_every_standing_offer_and_reoffers_them(
+    manual, make_agent, make_session
+):
+    leaving = make_agent(max_sessions=2)
+    sessions = [make_session()[0] for _ in range(2)]
+    other = make_agent(status="offline", max_sessions=2)
+    services.agent_set_status(agent_id=other.pk, status="online")
+    services.agent_set_status(agent_id=leaving.pk, status="away")
+    for session in sessions:
+        assert Offer.objects.get(session=session, outcome="").agent_id == other.pk
+        assert SessionEvent.objects.filter(session=session, kind="offer.withdrawn").count() == 1
+    assert selectors.agent_load(leaving) == 0
+
+
+def test_going_away_without_anyone_else_queues_the_offered_sessions(
+    manual, make_agent, make_session
+):
+    agent = make_agent()
+    session, _ = make_session()
+    services.agent_set_status(agent_id=agent.pk, status="offline")
+    assert selectors.session_get(session.pk).state == "queued"
+    # And coming back online offers it again (a withdrawal is not a miss)
+    services.agent_set_status(agent_id=agent.pk, status="online")
+    assert Offer.objects.get(session=session, outcome="").agent_id == agent.pk
+
+
+def test_setting_the_same_status_changes_nothing(manual, make_agent, make_session):
+    agent = make_agent()
+    session, _ = make_session()
+    services.agent_set_status(agent_id=agent.pk, status="online")
+    assert Offer.objects.filter(session=session).count() == 1
+
+
+@pytest.mark.parametrize("status", ["busy", "", None])
+def test_an_unknown_status_is_refused(make_agent, status):
+    agent = make_agent()
+    with pytest.raises(Invalid):
+        services.agent_set_status(agent_id=agent.pk, status=status)
+
+
+def test_an_unknown_agent_is_not_found(db):
+    with pytest.raises(NotFound):
+        services.agent_set_status(agent_id=987654, status="online")
+
+
+@pytest.mark.parametrize("capacity", [0, 101, -1])
+def test_capacity_out_of_range_is_refused(make_agent, capacity):
+    agent = make_agent()
+    with pytest.raises(Invalid) as err:
+        services.agent_update(agent_id=agent.pk, max_sessions=capacity)
+    assert err.value.field == "max_sessions"
+
+
+def test_a_blank_capacity_means_the_default(manual, make_agent):
+    agent = make_agent(max_sessions=4)
+    updated = services.agent_update(agent_id=agent.pk, max_sessions=None)
+    assert selectors.agent_capacity(updated, manual) == manual.default_max_sessions
+
+
+def test_a_taken_username_is_a_conflict(make_agent):
+    agent = make_agent()
+    with pytest.raises(Conflict):
+        services.agent_create(username=agent.user.username, password="x-password")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"accept_timeout_seconds": 0},
+        {"accept_timeout_seconds": 3601},
+        {"customer_idle_timeout_seconds": 0},
+        {"customer_idle_timeout_seconds": 604801},
+        {"default_max_sessions": 0},
+        {"default_max_sessions": 101},
+        {"idle_end_notice": ""},
+        {"idle_end_notice": "x" * 1001},
+        {"service_mode": "turbo"},
+        {"colour": "blue"},
+    ],
+)
+@pytest.mark.django_db
+def test_settings_out_of_range_are_refused(service_settings, changes):
+    with pytest.raises(Invalid) as err:
+        services.service_settings_update(**changes)
+    assert err.value.field == next(iter(changes))
+    assert ServiceSettings.objects.get(pk=1).accept_timeout_seconds == 30
+
+
+def test_settings_at_the_edges_of_their_ranges_are_accepted(service_settings):
+    cfg = services.service_settings_update(
+        service_mode="auto",
+        accept_timeout_seconds=3600,
+        customer_idle_timeout_seconds=1,
+        idle_end_notice="x" * 1000,
+        default_max_sessions=100,
+    )
+    cfg.refresh_from_db()
+    assert (cfg.service_mode, cfg.accept_timeout_seconds, cfg.default_max_sessions) == (
+        "auto",
+        3600,
+        100,
+    )
+
+
+def test_the_settings_defaults_match_the_contract(db):
+    ServiceSettings.objects.all().delete()
+    cfg = services.service_settings_get()
+    assert cfg.service_mode == "manual"
+    assert cfg.accept_timeout_seconds == 30
+    assert cfg.customer_idle_timeout_seconds == 300
+    assert cfg.default_max_sessions == 5
+    assert cfg.idle_end_notice.startswith("This chat was closed because we did not hear back")
+
+
+def test_active_sessions_stay_when_the_agent_goes_offline(manual, make_agent, make_session):
+    agent = make_agent()
+    session, _ = make_session()
+    session_services.offer_accept(session_id=session.pk, agent=agent)
+    services.agent_set_status(agent_id=agent.pk, status="offline")
+    assert selectors.session_get(session.pk).agent_id == agent.pk
+    assert selectors.agent_load(agent) == 1
