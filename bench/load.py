@@ -82,6 +82,23 @@ class Track:
     ended: str | None = None
 
 
+@dataclass
+class Chat:
+    """A customer's view of one chat, kept across reconnects."""
+
+    sid: str
+    token: str
+    plan: str
+    track: Track
+    sock: "Socket"
+    base: str = ""
+    active: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    replies: asyncio.Queue = field(default_factory=asyncio.Queue)
+    seen: set = field(default_factory=set)
+
+
 class Stats:
     def __init__(self) -> None:
         self.t0 = time.monotonic()
@@ -231,6 +248,8 @@ class AgentClient:
             for session in frame.get("sessions", []):
                 if session["state"] == "offered":
                     self.on_offer(session["id"])
+                elif session["state"] == "active" and self.connects > 1:
+                    asyncio.get_running_loop().create_task(self.catch_up(session["id"]))
             return
         if kind == "session.offered":
             sid = frame["session"]["id"]
@@ -259,6 +278,23 @@ class AgentClient:
                 self.stats.message_latency.append(time.time() - when)
             self.stats.push_delay(frame, self.stats.message_push)
             asyncio.get_running_loop().create_task(self.reply(message))
+
+    async def catch_up(self, sid: str) -> None:
+        """After a reconnect: answer a customer message that arrived while we were away."""
+        url = f"{self.urls[self.url_index]}/api/sessions/{sid}/messages/?limit=500"
+        try:
+            response = await self.run.http.get(
+                url, headers={"Authorization": f"Token {self.token}"}
+            )
+        except httpx.HTTPError:
+            return
+        if response.status_code != 200:
+            return
+        body = response.json()
+        messages = body.get("results", []) if isinstance(body, dict) else body
+        if messages and messages[-1]["sender"] == "customer":
+            self.stats.status["caught_up_after_reconnect"] += 1
+            await self.reply(messages[-1])
 
     async def go_online(self) -> None:
         reply = await self.sock.command({"type": "agent.status", "status": "online"})
@@ -298,6 +334,7 @@ class Run:
         self.stopping = False
         self.customers: set[asyncio.Task] = set()
         self.http: httpx.AsyncClient | None = None
+        self.side: asyncio.Task | None = None
 
     # --- customers ---------------------------------------------------------------------------
 
@@ -312,6 +349,7 @@ class Run:
         return response
 
     async def customer(self, n: int) -> None:
+        """One customer: create a chat, follow it over a WebSocket (reconnecting), talk, leave."""
         cfg, stats = self.cfg, self.stats
         base = random.choice(self.urls)
         plan = random.choices(list(cfg.ends), weights=list(cfg.ends.values()))[0]
@@ -331,88 +369,119 @@ class Run:
         if early is not None:
             track.first_offer = early
             stats.offer_latency.append(early - created_sent)
-        uri = f"{base.replace('http://', 'ws://')}/ws/customer/{sid}/?token={token}"
-        try:
-            async with ws_connect(
-                uri, origin=base, compression=None, open_timeout=10, ping_interval=None
-            ) as ws:
-                await self.chat(ws, sid, token, base, plan, track)
-        except (ConnectionClosed, OSError, TimeoutError) as exc:
-            stats.errors[f"customer_disconnect_{type(exc).__name__}"] += 1
+        chat = Chat(sid=sid, token=token, plan=plan, track=track, sock=Socket(stats))
+        talking = asyncio.get_running_loop().create_task(self.converse(chat))
+        urls = self.urls[self.urls.index(base) :] + self.urls[: self.urls.index(base)]
+        for attempt in range(30):
+            if talking.done():
+                break
+            base = urls[attempt % len(urls)]
+            chat.base = base
+            uri = f"{base.replace('http://', 'ws://')}/ws/customer/{sid}/?token={token}"
+            try:
+                async with ws_connect(
+                    uri, origin=base, compression=None, open_timeout=10, ping_interval=None
+                ) as ws:
+                    chat.sock.ws = ws
+                    chat.connected.set()
+                    reading = asyncio.get_running_loop().create_task(self.read(ws, chat))
+                    await asyncio.wait({talking, reading}, return_when=asyncio.FIRST_COMPLETED)
+                    reading.cancel()
+            except (ConnectionClosed, OSError, TimeoutError) as exc:
+                if attempt == 0:
+                    stats.errors[f"customer_connect_{type(exc).__name__}"] += 1
+            chat.connected.clear()
+            if not talking.done():
+                stats.errors["customer_reconnect"] += 1
+                await asyncio.sleep(0.3 + random.random() * 0.5)
+        if not talking.done():
+            stats.errors["customer_gave_up"] += 1
+            talking.cancel()
 
-    async def chat(self, ws, sid: str, token: str, base: str, plan: str, track: Track) -> None:
-        cfg, stats = self.cfg, self.stats
-        sock = Socket(stats)
-        sock.ws = ws
-        state = {"active": asyncio.Event(), "ended": asyncio.Event(), "replies": asyncio.Queue()}
-
-        async def reader() -> None:
+    async def read(self, ws, chat: "Chat") -> None:
+        stats = self.stats
+        with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 frame = json.loads(raw)
-                if not sock.route(frame):
+                if not chat.sock.route(frame):
                     continue
                 kind = frame["type"]
                 session = frame.get("session") or {}
                 if session.get("state") == "active":
-                    state["active"].set()
+                    chat.active.set()
+                if kind == "hello":
+                    # Rebuild from the snapshot: replies sent while we were away count too.
+                    for message in frame.get("messages", []):
+                        if message["sender"] == "agent" and message["id"] not in chat.seen:
+                            chat.seen.add(message["id"])
+                            chat.replies.put_nowait(message)
                 if kind == "session.ended" or session.get("state") == "ended":
-                    track.ended = frame.get("reason") or session.get("end_reason")
-                    idle_end = track.ended == "customer_idle_timeout" and kind == "session.ended"
-                    if idle_end and not frame.get("notice"):
+                    chat.track.ended = frame.get("reason") or session.get("end_reason")
+                    idle_end = chat.track.ended == "customer_idle_timeout"
+                    if idle_end and kind == "session.ended" and not frame.get("notice"):
                         stats.errors["idle_end_without_notice"] += 1
-                    state["ended"].set()
+                    chat.ended.set()
                 elif kind == "message.created" and frame["message"]["sender"] == "agent":
+                    message = frame["message"]
+                    if message["id"] in chat.seen:
+                        continue
+                    chat.seen.add(message["id"])
                     stats.messages_received += 1
-                    when = sent_at(frame["message"]["body"])
+                    when = sent_at(message["body"])
                     if when is not None:
                         stats.message_latency.append(time.time() - when)
                     stats.push_delay(frame, stats.message_push)
-                    state["replies"].put_nowait(frame)
+                    chat.replies.put_nowait(message)
 
-        reading = asyncio.get_running_loop().create_task(reader())
+    async def send_ws(self, chat: "Chat", frame: dict) -> bool:
         try:
-            await asyncio.wait_for(state["active"].wait(), cfg.accept_timeout * 3 + 10)
+            await asyncio.wait_for(chat.connected.wait(), 10)
+        except TimeoutError:
+            return False
+        return (await chat.sock.command(frame))["type"] == "ack"
+
+    async def converse(self, chat: "Chat") -> None:
+        cfg, stats = self.cfg, self.stats
+        headers = {"X-Customer-Token": chat.token}
+        try:
+            await asyncio.wait_for(chat.active.wait(), cfg.accept_timeout * 3 + 10)
         except TimeoutError:
             stats.errors["not_served_in_time"] += 1
-            await sock.command({"type": "session.end"})
-            reading.cancel()
+            await self.post(f"{chat.base}/api/sessions/{chat.sid}/end/", headers=headers)
             return
         exchanges = random.randint(*cfg.exchanges)
-        headers = {"X-Customer-Token": token}
         for i in range(exchanges):
-            if state["ended"].is_set():
+            if chat.ended.is_set():
                 break
             last = i == exchanges - 1
-            body = stamp(f"question {i}" + (" [end]" if last and plan == "agent" else ""))
+            body = stamp(f"question {i}" + (" [end]" if last and chat.plan == "agent" else ""))
             if i % 2:
-                response = await self.post(
-                    f"{base}/api/sessions/{sid}/messages/", json={"body": body}, headers=headers
-                )
+                url = f"{chat.base}/api/sessions/{chat.sid}/messages/"
+                response = await self.post(url, json={"body": body}, headers=headers)
                 ok = response is not None and response.status_code == 201
             else:
-                ok = (await sock.command({"type": "message.send", "body": body}))["type"] == "ack"
+                ok = await self.send_ws(chat, {"type": "message.send", "body": body})
             if ok:
                 stats.messages_sent += 1
             try:
-                await asyncio.wait_for(state["replies"].get(), 20)
+                await asyncio.wait_for(chat.replies.get(), 20)
             except TimeoutError:
                 stats.errors["reply_timeout"] += 1
                 break
             await asyncio.sleep(random.uniform(*cfg.think))
-        if plan == "customer" and not state["ended"].is_set():
+        if chat.plan == "customer" and not chat.ended.is_set():
             if random.random() < 0.5:
-                await sock.command({"type": "session.end"})
+                await self.send_ws(chat, {"type": "session.end"})
             else:
-                await self.post(f"{base}/api/sessions/{sid}/end/", headers=headers)
-            track.ended = track.ended or "customer_ended"
-        elif plan == "leave":
-            track.ended = track.ended or "left"
-        else:  # agent ends, or the customer goes silent into the idle end
+                await self.post(f"{chat.base}/api/sessions/{chat.sid}/end/", headers=headers)
+            chat.track.ended = chat.track.ended or "customer_ended"
+        elif chat.plan == "leave":
+            chat.track.ended = chat.track.ended or "left"
+        else:  # the agent ends, or the customer goes silent into the idle end
             try:
-                await asyncio.wait_for(state["ended"].wait(), cfg.idle_timeout + 15)
+                await asyncio.wait_for(chat.ended.wait(), cfg.idle_timeout + 15)
             except TimeoutError:
-                stats.errors[f"{plan}_end_not_seen"] += 1
-        reading.cancel()
+                stats.errors[f"{chat.plan}_end_not_seen"] += 1
 
     # --- the bare channel layer, as the yardstick --------------------------------------------
 
@@ -441,7 +510,9 @@ class Run:
     async def arrivals(self, until: float) -> None:
         n = 0
         next_at = time.monotonic()
-        while time.monotonic() < until and not self.stopping:
+        while not self.stopping and (
+            time.monotonic() < until or (self.side is not None and not self.side.done())
+        ):
             n += 1
             task = asyncio.get_running_loop().create_task(self.customer(n))
             self.customers.add(task)
@@ -469,10 +540,11 @@ class Run:
             start = time.monotonic()
             until = start + self.cfg.duration
             side = asyncio.get_running_loop().create_task(during(self)) if during else None
+            self.side = side
             await self.arrivals(until)
             self.stats.window = (start, time.monotonic())
             if side is not None:
-                await side
+                await side  # raises what the fault driver raised
             if self.customers:
                 await asyncio.wait(set(self.customers), timeout=self.cfg.drain + 20)
             for task in list(self.customers):

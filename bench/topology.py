@@ -17,7 +17,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +130,13 @@ class Topology:
         self.pg_port = free_port()
         self.daphne_ports = [free_port() for _ in range(self.daphnes)]
         self.procs: dict[str, Proc] = {}
+        # Like systemd's Restart=always: app processes that die are started again, except
+        # those a fault holds (it kills and restarts them itself).
+        self.supervise = True
+        self.held: set[str] = set()
+        self.restarts: Counter = Counter()
+        self._lock = threading.RLock()
+        self._watching = threading.Event()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.database_url = self.pg_url or f"postgres://postgres@127.0.0.1:{self.pg_port}/cc"
 
@@ -307,9 +316,43 @@ class Topology:
             self.beat_start()
         for index in range(self.daphnes):
             self.daphne_start(index)
+        threading.Thread(target=self._supervisor, name="supervisor", daemon=True).start()
         return self
 
+    @contextlib.contextmanager
+    def hold(self, name: str):
+        """Keep the supervisor's hands off `name` while a fault kills and restarts it."""
+        with self._lock:
+            self.held.add(name)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.held.discard(name)
+
+    def _supervisor(self) -> None:
+        starters = {"beat": lambda: self.beat_start()}
+        while self._watching.wait(0) is False:
+            time.sleep(0.5)
+            if not self.supervise:
+                continue
+            for name, proc in list(self.procs.items()):
+                if name in ("redis", "postgres") or proc.alive():
+                    continue
+                with self._lock:
+                    if name in self.held or self._watching.is_set():
+                        continue
+                    self.restarts[name] += 1
+                with self.hold(name), contextlib.suppress(RuntimeError):
+                    if name.startswith("worker"):
+                        self.worker_start(int(name[6:]))
+                    elif name.startswith("daphne"):
+                        self.daphne_start(int(name[6:]))
+                    else:
+                        starters[name]()
+
     def stop(self) -> None:
+        self._watching.set()  # the supervisor stops restarting
         order = [n for n in self.procs if n not in ("redis", "postgres")] + ["redis"]
         for name in order:
             if name in self.procs:
