@@ -39,6 +39,8 @@ def _parse(serializer_class, request, *, partial: bool = False) -> dict:
 
 
 class TokenRequest(StrictSerializer):
+    """Credentials of a staff user or an agent."""
+
     username = TextField(max_length=150)
     password = TextField(max_length=128, trim_whitespace=False)
 
@@ -73,6 +75,8 @@ class AuthTokenView(APIView):
 
 
 class ServiceSettingsSerializer(StrictSerializer):
+    """The desk-wide settings; PATCH any subset."""
+
     service_mode = serializers.ChoiceField(choices=ServiceMode.values)
     accept_timeout_seconds = serializers.IntegerField(min_value=1, max_value=3600)
     customer_idle_timeout_seconds = serializers.IntegerField(min_value=1, max_value=604800)
@@ -131,6 +135,8 @@ class AgentSerializer(serializers.Serializer):
 
 
 class AgentCreateRequest(StrictSerializer):
+    """A new user with an agent profile; it starts offline."""
+
     username = TextField(max_length=150, validators=[UnicodeUsernameValidator()])
     password = TextField(min_length=8, max_length=128, trim_whitespace=False, write_only=True)
     display_name = TextField(max_length=100, required=False, allow_blank=True)
@@ -147,6 +153,8 @@ class AgentCreateRequest(StrictSerializer):
 
 
 class AgentUpdateRequest(StrictSerializer):
+    """Any subset; `status` withdraws standing offers when not online."""
+
     display_name = TextField(max_length=100, required=False, allow_blank=True)
     max_sessions = serializers.IntegerField(
         min_value=1, max_value=100, required=False, allow_null=True
@@ -155,6 +163,8 @@ class AgentUpdateRequest(StrictSerializer):
 
 
 class AgentMeUpdateRequest(StrictSerializer):
+    """The calling agent sets its own status or name."""
+
     status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
     display_name = TextField(max_length=100, required=False, allow_blank=True)
 

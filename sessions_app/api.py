@@ -98,6 +98,8 @@ class MessageSerializer(serializers.Serializer):
 
 
 class SessionCreateRequest(StrictSerializer):
+    """A customer opens a chat."""
+
     customer_name = TextField(max_length=services.MAX_NAME)
     message = TextField(
         max_length=services.MAX_BODY,
@@ -109,6 +111,8 @@ class SessionCreateRequest(StrictSerializer):
 
 
 class MessageCreateRequest(StrictSerializer):
+    """A message from the customer or the serving agent."""
+
     body = TextField(max_length=services.MAX_BODY, help_text="1-4000 characters after trimming.")
 
 
