@@ -39,6 +39,7 @@ class EventInline(ReadOnlyInline):
 @admin.register(ChatSession)
 class ChatSessionAdmin(admin.ModelAdmin):
     list_display = ["customer_name", "state", "agent", "created_at", "ended_at", "end_reason"]
+    list_select_related = ["agent__user"]
     list_filter = ["state", "agent", "end_reason"]
     search_fields = ["customer_name", "id"]
     date_hierarchy = "created_at"
@@ -62,7 +63,11 @@ class ChatSessionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        # Viewable, never edited by hand: every change of state goes through a service.
         return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.action(description="End selected chat sessions (as staff)")
     def end_as_staff(self, request, queryset):
@@ -76,13 +81,38 @@ class ChatSessionAdmin(admin.ModelAdmin):
         self.message_user(request, f"Ended {ended} chat session(s).")
 
 
-@admin.register(SessionEvent)
-class SessionEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "session", "agent"]
-    list_filter = ["kind"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by services only: the admin reads it."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SessionEvent)
+class SessionEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "session", "agent", "data"]
+    list_filter = ["kind", "agent"]
+    search_fields = ["session__id", "kind"]
+    list_select_related = ["session", "agent__user"]
+
+
+@admin.register(Offer)
+class OfferAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "session", "agent", "created_at", "expires_at", "outcome", "resolved_at"]
+    list_filter = ["outcome", "agent"]
+    search_fields = ["session__id"]
+    list_select_related = ["session", "agent__user"]
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "session", "sender", "body"]
+    list_filter = ["sender"]
+    search_fields = ["body", "session__id"]
+    list_select_related = ["session"]
