@@ -164,9 +164,10 @@ def agents_missed(session: ChatSession) -> set[int]:
     )
 
 
-def overdue_offer_ids(now: datetime, limit: int = 500) -> list[int]:
+def overdue_offers(now: datetime, limit: int = 500) -> list[tuple[int, UUID]]:
+    """(offer id, session id) of standing offers past their deadline, oldest deadline first."""
     qs = Offer.objects.filter(outcome="", expires_at__lte=now).order_by("expires_at")
-    return list(qs.values_list("pk", flat=True)[:limit])
+    return list(qs.values_list("pk", "session_id")[:limit])
 
 
 def overdue_idle_session_ids(now: datetime, limit: int = 500) -> list[UUID]:

@@ -86,10 +86,10 @@ def clean_body(body: object) -> str:
 # --- timers: scheduled after commit, always re-checked by the service when they fire ---------
 
 
-def _schedule_offer_expiry(offer_id: int, expires_at: datetime) -> None:
+def _schedule_offer_expiry(offer_id: int, expires_at: datetime, session_id: UUID) -> None:
     from .tasks import offer_expire_task
 
-    offer_expire_task.apply_async(args=[offer_id], eta=expires_at)
+    offer_expire_task.apply_async(args=[offer_id, str(session_id)], eta=expires_at)
 
 
 def _schedule_idle_end(session_id: UUID, deadline: datetime) -> None:
@@ -203,17 +203,18 @@ def _route_locked(session: ChatSession, candidates: _Candidates, now: datetime) 
     data["first_message"] = first.body if first else None
     _after_commit(push.to_agent, agent.pk, "session.offered", session=data, offer=offer_payload)
     _after_commit(push.to_customer, session.pk, "session.updated", session=data)
-    _after_commit(_schedule_offer_expiry, offer.pk, offer.expires_at)
+    _after_commit(_schedule_offer_expiry, offer.pk, offer.expires_at, session.pk)
     return True
 
 
 def _requeue_locked(session: ChatSession) -> None:
     """The session, locked, goes back to the queue; routing is then tried for it at once."""
+    # The state is written once: by _route_locked when an agent is found, else here.
     session.state = SessionState.QUEUED
-    session.save(update_fields=["state"])
     cfg = lock_routing()
     candidates = _Candidates.load_locked(cfg)
     if not _route_locked(session, candidates, timezone.now()):
+        session.save(update_fields=["state"])
         _after_commit(_push_queue_positions)
     _drain_after_commit()
 
@@ -359,13 +360,20 @@ class ExpireResult(Enum):
     GONE = "gone"
 
 
-def offer_expire(*, offer_id: int) -> ExpireResult:
-    """Withdraw an offer whose deadline passed and route the session to another agent."""
-    session_id = Offer.objects.filter(pk=offer_id).values_list("session_id", flat=True).first()
+def offer_expire(*, offer_id: int, session_id: UUID | str | None = None) -> ExpireResult:
+    """Withdraw an offer whose deadline passed and route the session to another agent.
+
+    `session_id` (the task carries it) saves a lookup; the offer is re-checked under the lock.
+    """
     if session_id is None:
-        return ExpireResult.GONE
+        session_id = Offer.objects.filter(pk=offer_id).values_list("session_id", flat=True).first()
+        if session_id is None:
+            return ExpireResult.GONE
     with transaction.atomic():
-        session = lock_session(session_id)
+        try:
+            session = lock_session(session_id)
+        except NotFound:
+            return ExpireResult.GONE
         offer = lock_standing_offer(session)
         if offer is None or offer.pk != offer_id:
             return ExpireResult.GONE
@@ -582,7 +590,8 @@ def timers_sweep(*, now: datetime | None = None) -> dict:
     """Resolve every overdue offer and idle timer and drain the queue. Safe to run anywhere."""
     now = now or timezone.now()
     expired = sum(
-        offer_expire(offer_id=pk) == ExpireResult.EXPIRED for pk in selectors.overdue_offer_ids(now)
+        offer_expire(offer_id=pk, session_id=session_id) is ExpireResult.EXPIRED
+        for pk, session_id in selectors.overdue_offers(now)
     )
     idle = sum(session_idle_end(session_id=pk) for pk in selectors.overdue_idle_session_ids(now))
     routed = queue_drain() if selectors.queued_sessions().exists() else 0

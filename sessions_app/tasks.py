@@ -1,6 +1,7 @@
 """Thin Celery tasks: the fast path of each timer. The services re-check every deadline."""
 
 import logging
+import time
 from datetime import datetime
 
 from celery import shared_task
@@ -11,15 +12,16 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
-def offer_expire_task(offer_id: int) -> str:
-    result = services.offer_expire(offer_id=offer_id)
+def offer_expire_task(offer_id: int, session_id: str | None = None) -> str:
+    """The offer's id is what it was scheduled for: any other standing offer is left alone."""
+    result = services.offer_expire(offer_id=offer_id, session_id=session_id)
     if result is services.ExpireResult.NOT_DUE:
         # Fired a hair early (clock granularity): try again at the deadline itself.
         from .models import Offer
 
         expires_at = Offer.objects.filter(pk=offer_id).values_list("expires_at", flat=True).first()
         if expires_at is not None:
-            offer_expire_task.apply_async(args=[offer_id], eta=expires_at)
+            offer_expire_task.apply_async(args=[offer_id, session_id], eta=expires_at)
     return result.value
 
 
@@ -43,3 +45,19 @@ def timers_sweep_task() -> dict:
     if any(found.values()):
         log.info("sweep resolved %s", found)
     return found
+
+
+_probe_redis = None
+
+
+@shared_task(ignore_result=True)
+def timer_probe_task(due: float, key: str) -> None:
+    """A bare countdown task for bench/timers.py: records how late it ran, in ms, in Redis."""
+    global _probe_redis
+    late_ms = (time.time() - due) * 1000
+    if _probe_redis is None:
+        import redis
+        from django.conf import settings
+
+        _probe_redis = redis.Redis.from_url(settings.REDIS_URL)
+    _probe_redis.rpush(key, late_ms)
