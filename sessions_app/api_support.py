@@ -1,7 +1,5 @@
 """REST plumbing shared by both apps' APIs: error shape, customer auth, throttles, strict bodies."""
 
-import hashlib
-import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -16,13 +14,12 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
-
-log = logging.getLogger(__name__)
 
 CUSTOMER_HEADER = "X-Customer-Token"
 
@@ -31,17 +28,15 @@ CUSTOMER_HEADER = "X-Customer-Token"
 
 
 def _first_error(detail, path: str = "") -> tuple[str, str, str]:
-    """The first (field, message, code) of a nested DRF error structure."""
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            name = path if key in ("non_field_errors", api_settings.NON_FIELD_ERRORS_KEY) else key
-            if path and name != path:
-                name = f"{path}.{key}"
-            return _first_error(value, name)
+    """The first (field, message, code) of a nested DRF error structure; field may be ""."""
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        if key == api_settings.NON_FIELD_ERRORS_KEY:
+            return _first_error(value, path)
+        return _first_error(value, f"{path}.{key}" if path else str(key))
     if isinstance(detail, list) and detail:
         return _first_error(detail[0], path)
-    code = getattr(detail, "code", None) or "invalid"
-    return path, str(detail), code
+    return path, str(detail), getattr(detail, "code", None) or "invalid"
 
 
 def exception_handler(exc, context):
@@ -50,8 +45,6 @@ def exception_handler(exc, context):
         data = {"detail": exc.detail, "code": exc.code}
         if exc.field:
             data["field"] = exc.field
-        from rest_framework.response import Response
-
         return Response(data, status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -181,10 +174,6 @@ class CustomerCredential:
 
     def __repr__(self) -> str:  # never let the secret reach a log line or a traceback
         return "CustomerCredential(<hidden>)"
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(self.token.encode()).hexdigest()[:32]
 
 
 class CustomerTokenAuthentication(BaseAuthentication):
