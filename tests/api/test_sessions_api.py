@@ -312,3 +312,29 @@ def test_customer_token_never_reaches_the_logs(anon, caplog, make_session):
     customer.post(f"/api/sessions/{session_id}/messages/", {"body": ""}, format="json")
     assert caplog.records  # the requests were logged at all...
     assert token not in caplog.text  # ...but never with the secret
+
+
+@pytest.mark.django_db
+def test_staff_with_an_agent_profile_accepts_and_ends_as_the_agent(
+    manual, make_agent, make_session
+):
+    # Given a staff member who is also an agent and has been offered a chat
+    agent = make_agent()
+    agent.user.is_staff = True
+    agent.user.save(update_fields=["is_staff"])
+    session, _ = make_session()
+    client = client_for(agent.user)
+    # When they accept and then end it
+    accepted = client.post(f"/api/sessions/{session.pk}/accept/")
+    ended = client.post(f"/api/sessions/{session.pk}/end/")
+    # Then they served it as its agent, not as staff
+    assert accepted.status_code == 200 and accepted.json()["agent"]["id"] == str(agent.pk)
+    assert ended.json()["end_reason"] == "agent_ended"
+
+
+@pytest.mark.django_db
+def test_staff_ends_any_session_as_staff(staff, make_session):
+    session, _ = make_session()
+    response = staff.post(f"/api/sessions/{session.pk}/end/")
+    assert response.status_code == 200
+    assert response.json()["state"] == "ended" and response.json()["end_reason"] == "staff_ended"
