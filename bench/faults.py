@@ -136,9 +136,12 @@ class FaultDriver:
         return False
 
     async def recovered(self, run: Run, timeout: float) -> bool:
-        """Every agent connected and a new session, created now, offered to one of them."""
+        """Every process up, every agent connected, and a new session reaches an agent."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if not self.topo.all_up():
+                await asyncio.sleep(0.1)
+                continue
             if not await self.agents_connected(run, timeout=deadline - time.monotonic()):
                 return False
             try:

@@ -214,7 +214,9 @@ class AgentClient:
                     self.sock.ws = ws
                     self.connects += 1
                     await self.session(ws)
-            except (ConnectionClosed, OSError, TimeoutError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 -- refused handshakes too: keep trying
                 if self.run.stopping:
                     return
                 self.stats.errors[f"agent_disconnect_{type(exc).__name__}"] += 1
@@ -387,7 +389,9 @@ class Run:
                     reading = asyncio.get_running_loop().create_task(self.read(ws, chat))
                     await asyncio.wait({talking, reading}, return_when=asyncio.FIRST_COMPLETED)
                     reading.cancel()
-            except (ConnectionClosed, OSError, TimeoutError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 -- refused handshakes too: keep trying
                 if attempt == 0:
                     stats.errors[f"customer_connect_{type(exc).__name__}"] += 1
             chat.connected.clear()

@@ -330,6 +330,11 @@ class Topology:
             with self._lock:
                 self.held.discard(name)
 
+    def all_up(self) -> bool:
+        """Every process alive and none being (re)started."""
+        with self._lock:
+            return not self.held and all(proc.alive() for proc in self.procs.values())
+
     def _supervisor(self) -> None:
         starters = {"beat": lambda: self.beat_start()}
         while self._watching.wait(0) is False:
