@@ -6,6 +6,11 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
 os.environ.setdefault("REDIS_PREFIX", "cctest")
 os.environ.setdefault("TIMER_SWEEP_SECONDS", "1")
+# Every test talks from 127.0.0.1 to one shared daphne: production rates would throttle the
+# suite itself. Throttle tests set their own low rates.
+os.environ.setdefault("THROTTLE_SESSION_CREATE", "100000/minute")
+os.environ.setdefault("THROTTLE_CUSTOMER_MESSAGE", "100000/minute")
+os.environ.setdefault("THROTTLE_AUTH_TOKEN", "100000/minute")
 # Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
