@@ -41,14 +41,24 @@ class _Recorder:
         self.lock = threading.Lock()
         self.pending: dict[str, float] = defaultdict(float)
         self.last_flush = time.monotonic()
+        self.flushing = False
         self.client = None
 
     def add(self, field: str, amount: float) -> None:
         with self.lock:
             self.pending[field] += amount
-            due = time.monotonic() - self.last_flush >= FLUSH_SECONDS
+            due = not self.flushing and time.monotonic() - self.last_flush >= FLUSH_SECONDS
+            if due:
+                self.flushing = True
         if due:
+            # Off the caller's thread: a consumer's event loop must not wait on Redis.
+            threading.Thread(target=self._flush_in_background, daemon=True).start()
+
+    def _flush_in_background(self) -> None:
+        try:
             self.flush()
+        finally:
+            self.flushing = False
 
     def flush(self) -> None:
         with self.lock:
