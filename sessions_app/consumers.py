@@ -21,7 +21,7 @@ from django.utils import timezone
 from agents_app import services as agent_services
 from agents_app.models import Agent
 
-from . import presence, push, selectors, services
+from . import metrics, presence, push, selectors, services
 from .errors import DomainError, Invalid, NotFound
 from .models import EndReason, Sender, SessionState
 
@@ -34,6 +34,20 @@ CLOSE_BAD_SESSION = 4403
 
 def server_time() -> str:
     return timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _observe(frame: dict) -> None:
+    try:
+        metrics.observe_push_frame(frame)
+    except Exception:  # noqa: BLE001 -- metrics must never cost a live event
+        log.debug("push metric failed", exc_info=True)
+
+
+def _count_resync() -> None:
+    try:
+        metrics.count_push_resynced()
+    except Exception:  # noqa: BLE001
+        log.debug("resync metric failed", exc_info=True)
 
 
 def _session_id(frame: dict) -> str:
@@ -83,7 +97,12 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
     # --- events from the channel layer -------------------------------------------------------
 
     async def push_event(self, event: dict) -> None:
-        frame = dict(event["frame"])
+        frames = event.get("frames") or [event["frame"]]
+        for frame in frames:
+            _observe(frame)
+            await self._push_one(dict(frame))
+
+    async def _push_one(self, frame: dict) -> None:
         seq = frame.get("seq")
         if not isinstance(seq, int) or self.next_seq is None:
             await self.send_frame(frame)
@@ -157,6 +176,7 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
         pass
 
     async def cmd_sync(self, frame: dict) -> dict:
+        _count_resync()
         await self.send_hello()
         return {}
 
