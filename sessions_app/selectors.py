@@ -164,6 +164,26 @@ def agents_missed(session: ChatSession) -> set[int]:
     )
 
 
+def agents_missed_many(session_ids: list) -> dict:
+    """session id -> ids of agents who let an offer of it expire (one query for many)."""
+    found: dict = {}
+    rows = Offer.objects.filter(session_id__in=session_ids, outcome="expired")
+    for session_id, agent_id in rows.values_list("session_id", "agent_id"):
+        found.setdefault(session_id, set()).add(agent_id)
+    return found
+
+
+def first_customer_messages(session_ids: list) -> dict:
+    """session id -> body of its first customer message (one query, PostgreSQL or not)."""
+    first = (
+        Message.objects.filter(session_id=OuterRef("session_id"), sender="customer")
+        .order_by("created_at", "pk")
+        .values("pk")[:1]
+    )
+    rows = Message.objects.filter(session_id__in=session_ids, pk=Subquery(first))
+    return dict(rows.values_list("session_id", "body"))
+
+
 def overdue_offers(now: datetime, limit: int = 500) -> list[tuple[int, UUID]]:
     """(offer id, session id) of standing offers past their deadline, oldest deadline first."""
     qs = Offer.objects.filter(outcome="", expires_at__lte=now).order_by("expires_at")

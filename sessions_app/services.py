@@ -52,20 +52,31 @@ def _after_commit(func, *args, **kwargs) -> None:
 
 
 def _event(session: ChatSession, kind: str, agent: Agent | None = None, **data) -> None:
-    SessionEvent.objects.create(session=session, kind=kind, agent=agent, data=data)
-    # One log line per step of a session's life, once it is true (LOG_FORMAT=json for ops).
-    _after_commit(
-        log.info,
-        "session %s: %s",
-        session.pk,
-        kind,
-        extra={
-            "session_id": str(session.pk),
-            "event": kind,
-            "agent_id": agent.pk if agent else None,
-            "data": data,
-        },
-    )
+    _events_save([SessionEvent(session=session, kind=kind, agent=agent, data=data)])
+
+
+def _events_save(events: list[SessionEvent]) -> None:
+    """Insert audit rows in one query; log each once the transaction commits."""
+    if not events:
+        return
+    SessionEvent.objects.bulk_create(events)
+
+    def log_events() -> None:
+        # One log line per step of a session's life, once it is true (LOG_FORMAT=json for ops).
+        for event in events:
+            log.info(
+                "session %s: %s",
+                event.session_id,
+                event.kind,
+                extra={
+                    "session_id": str(event.session_id),
+                    "event": event.kind,
+                    "agent_id": event.agent_id,
+                    "data": event.data,
+                },
+            )
+
+    _after_commit(log_events)
 
 
 def hash_token(token: str) -> str:
@@ -131,9 +142,11 @@ class _Candidates:
             max(0, selectors.agent_capacity(a, self.cfg) - self.load[a.pk]) for a in self.agents
         )
 
-    def choose(self, session: ChatSession) -> tuple[Agent | None, dict]:
+    def choose(
+        self, session: ChatSession, missed: set[int] | None = None
+    ) -> tuple[Agent | None, dict]:
         """Least loaded eligible agent, least recently assigned first; and why others lost."""
-        missed = selectors.agents_missed(session)
+        missed = selectors.agents_missed(session) if missed is None else missed
         at_capacity, eligible = [], []
         for agent in self.agents:
             if self.load[agent.pk] >= selectors.agent_capacity(agent, self.cfg):
@@ -157,64 +170,115 @@ class _Candidates:
         return chosen, decision
 
 
-def _route_locked(session: ChatSession, candidates: _Candidates, now: datetime) -> bool:
-    """Offer or assign a locked, queued session to the best agent; False if none is eligible."""
-    agent, decision = candidates.choose(session)
-    if agent is None:
-        _event(session, "routing.queued", **decision)
-        return False
-    _event(session, "routing.chosen", agent=agent, **decision)
-    agent.last_assigned_at = now
-    Agent.objects.filter(pk=agent.pk).update(last_assigned_at=now)
-    session.last_activity_at = now
-    if candidates.cfg.service_mode == ServiceMode.AUTO:
-        session.state = SessionState.ACTIVE
-        session.agent = agent
-        session.accepted_at = now
-        session.save(update_fields=["state", "agent", "accepted_at", "last_activity_at"])
-        _event(session, "session.assigned", agent=agent, mode="auto")
+def _route_locked(
+    sessions: list[ChatSession], candidates: _Candidates, now: datetime
+) -> list[ChatSession]:
+    """Offer or assign locked sessions (in the given order) to the best agents.
+
+    Returns the routed ones; the others keep their in-memory state for the caller to save.
+    The writes are batched (a fixed number of queries however many sessions), because the
+    routing lock is held throughout and every other allocation waits for it.
+    """
+    if not sessions:
+        return []
+    cfg = candidates.cfg
+    manual = cfg.service_mode != ServiceMode.AUTO
+    missed = selectors.agents_missed_many([s.pk for s in sessions])
+    events: list[SessionEvent] = []
+    routed: list[tuple[ChatSession, Agent]] = []
+    for session in sessions:
+        agent, decision = candidates.choose(session, missed.get(session.pk, set()))
+        if agent is None:
+            events.append(SessionEvent(session=session, kind="routing.queued", data=decision))
+            continue
+        events.append(
+            SessionEvent(session=session, kind="routing.chosen", agent=agent, data=decision)
+        )
+        agent.last_assigned_at = now
+        session.last_activity_at = now
+        if manual:
+            session.state = SessionState.OFFERED
+        else:
+            session.state = SessionState.ACTIVE
+            session.agent = agent
+            session.accepted_at = now
+            events.append(
+                SessionEvent(session=session, kind="session.assigned", agent=agent, data={})
+            )
+        routed.append((session, agent))
+    if not routed:
+        _events_save(events)
+        return []
+    Agent.objects.filter(pk__in={agent.pk for _, agent in routed}).update(last_assigned_at=now)
+    fields = ["state", "last_activity_at"] + ([] if manual else ["agent", "accepted_at"])
+    ChatSession.objects.bulk_update([session for session, _ in routed], fields)
+    offers: list[Offer] = []
+    if manual:
+        timeout = cfg.accept_timeout_seconds
+        offers = Offer.objects.bulk_create(
+            [
+                Offer(
+                    session=session,
+                    agent=agent,
+                    expires_at=now + timedelta(seconds=timeout),
+                    timeout_seconds=timeout,
+                )
+                for session, agent in routed
+            ]
+        )
+        events += [
+            SessionEvent(
+                session=offer.session,
+                kind="offer.made",
+                agent=offer.agent,
+                data={"offer_id": offer.pk, "expires_at": selectors.iso(offer.expires_at)},
+            )
+            for offer in offers
+        ]
+    _events_save(events)
+    if manual:
+        firsts = selectors.first_customer_messages([s.pk for s, _ in routed])
+        _after_commit(_announce_offers, offers, firsts)
+    else:
+        _after_commit(_announce_assigned, [session for session, _ in routed])
+    return [session for session, _ in routed]
+
+
+def _announce_offers(offers: list[Offer], firsts: dict) -> None:
+    """After commit: the countdown tasks first (they are the timers), then the pushes."""
+    for offer in offers:
+        _schedule_offer_expiry(offer.pk, offer.expires_at, offer.session_id)
+    for offer in offers:
+        data = selectors.session_dict(offer.session, offer=offer)
+        payload = {
+            "id": str(offer.pk),
+            "expires_at": selectors.iso(offer.expires_at),
+            "countdown_seconds": offer.timeout_seconds,
+        }
+        push.to_customer(offer.session_id, "session.updated", session=data)
+        data["first_message"] = firsts.get(offer.session_id)
+        push.to_agent(offer.agent_id, "session.offered", session=data, offer=payload)
+
+
+def _announce_assigned(sessions: list[ChatSession]) -> None:
+    for session in sessions:
         data = selectors.session_dict(session)
-        _after_commit(push.to_agent, agent.pk, "session.assigned", session=data)
-        _after_commit(push.to_customer, session.pk, "session.updated", session=data)
-        return True
-    timeout = candidates.cfg.accept_timeout_seconds
-    offer = Offer.objects.create(
-        session=session,
-        agent=agent,
-        expires_at=now + timedelta(seconds=timeout),
-        timeout_seconds=timeout,
-    )
-    session.state = SessionState.OFFERED
-    session.save(update_fields=["state", "last_activity_at"])
-    _event(
-        session,
-        "offer.made",
-        agent=agent,
-        offer_id=offer.pk,
-        expires_at=selectors.iso(offer.expires_at),
-    )
-    data = selectors.session_dict(session, offer=offer)
-    offer_payload = {
-        "id": str(offer.pk),
-        "expires_at": selectors.iso(offer.expires_at),
-        "countdown_seconds": timeout,
-    }
-    first = selectors.session_messages(session).filter(sender=Sender.CUSTOMER).first()
-    data["first_message"] = first.body if first else None
-    _after_commit(push.to_agent, agent.pk, "session.offered", session=data, offer=offer_payload)
-    _after_commit(push.to_customer, session.pk, "session.updated", session=data)
-    _after_commit(_schedule_offer_expiry, offer.pk, offer.expires_at, session.pk)
-    return True
+        push.to_agent(session.agent_id, "session.assigned", session=data)
+        push.to_customer(session.pk, "session.updated", session=data)
 
 
-def _requeue_locked(session: ChatSession) -> None:
-    """The session, locked, goes back to the queue; routing is then tried for it at once."""
-    # The state is written once: by _route_locked when an agent is found, else here.
-    session.state = SessionState.QUEUED
+def _requeue_locked(sessions: list[ChatSession]) -> None:
+    """Locked sessions go back to the queue; routing is tried for them at once, oldest first."""
+    sessions = sorted(sessions, key=lambda s: (s.created_at, s.pk))
+    for session in sessions:
+        session.state = SessionState.QUEUED
     cfg = lock_routing()
     candidates = _Candidates.load_locked(cfg)
-    if not _route_locked(session, candidates, timezone.now()):
-        session.save(update_fields=["state"])
+    routed = {s.pk for s in _route_locked(sessions, candidates, timezone.now())}
+    waiting = [s.pk for s in sessions if s.pk not in routed]
+    if waiting:
+        # Written once: routed ones were saved by _route_locked with their new state.
+        ChatSession.objects.filter(pk__in=waiting).update(state=SessionState.QUEUED)
         _after_commit(_push_queue_positions)
     _drain_after_commit()
 
@@ -290,13 +354,7 @@ def _drain_once() -> tuple[int, bool, bool]:
             .order_by("created_at", "pk")[: min(slots, DRAIN_BATCH)]
         )
         queued_total = selectors.queued_sessions().count()
-        now = timezone.now()
-        routed = 0
-        for session in batch:
-            if _route_locked(session, candidates, now):
-                routed += 1
-            elif not candidates.free_slots():
-                break
+        routed = len(_route_locked(batch, candidates, timezone.now()))
         if routed:
             _after_commit(_push_queue_positions)
         skipped = queued_total > len(batch)
@@ -364,6 +422,9 @@ def offer_expire(*, offer_id: int, session_id: UUID | str | None = None) -> Expi
     """Withdraw an offer whose deadline passed and route the session to another agent.
 
     `session_id` (the task carries it) saves a lookup; the offer is re-checked under the lock.
+    Other overdue offers whose sessions nobody holds are expired in the same transaction, so a
+    burst of deadlines costs one routing pass, not one each (their own tasks then find them
+    gone).
     """
     if session_id is None:
         session_id = Offer.objects.filter(pk=offer_id).values_list("session_id", flat=True).first()
@@ -380,55 +441,86 @@ def offer_expire(*, offer_id: int, session_id: UUID | str | None = None) -> Expi
         now = timezone.now()
         if now < offer.expires_at:
             return ExpireResult.NOT_DUE
-        offer.outcome = OfferOutcome.EXPIRED
-        offer.resolved_at = now
-        offer.save(update_fields=["outcome", "resolved_at"])
-        _event(
-            session,
-            "offer.expired",
-            agent=offer.agent,
-            offer_id=offer.pk,
-            late_ms=round((now - offer.expires_at).total_seconds() * 1000, 1),
-        )
-        _after_commit(
-            push.to_agent,
-            offer.agent_id,
-            "session.offer_expired",
-            session_id=str(session.pk),
-            offer_id=str(offer.pk),
-            reason="expired",
-        )
-        _requeue_locked(session)
+        pairs = [(session, offer), *_lock_overdue_offers(now, exclude=session.pk)]
+        _offers_resolve_locked(pairs, OfferOutcome.EXPIRED, now)
+        _requeue_locked([session for session, _ in pairs])
     return ExpireResult.EXPIRED
 
 
-def offers_withdraw_for_agent(*, agent_id: int) -> int:
-    """Withdraw every standing offer of an agent who left, re-routing each session."""
-    withdrawn = 0
-    session_ids = Offer.objects.filter(agent_id=agent_id, outcome="").values_list(
-        "session_id", flat=True
+def _lock_overdue_offers(
+    now: datetime, *, exclude: UUID, limit: int = DRAIN_BATCH
+) -> list[tuple[ChatSession, Offer]]:
+    """Sessions with an overdue standing offer, locked with SKIP LOCKED (never waiting)."""
+    overdue = Offer.objects.filter(outcome="", expires_at__lte=now).values("session_id")
+    sessions = list(
+        ChatSession.objects.select_for_update(skip_locked=True)
+        .filter(state=SessionState.OFFERED, pk__in=overdue)
+        .exclude(pk=exclude)
+        .order_by("pk")[:limit]
     )
-    for session_id in sorted(set(session_ids)):
-        with transaction.atomic():
-            session = lock_session(session_id)
-            offer = lock_standing_offer(session)
-            if offer is None or offer.agent_id != agent_id:
-                continue
-            offer.outcome = OfferOutcome.WITHDRAWN
-            offer.resolved_at = timezone.now()
-            offer.save(update_fields=["outcome", "resolved_at"])
-            _event(session, "offer.withdrawn", agent=offer.agent, offer_id=offer.pk)
-            _after_commit(
-                push.to_agent,
-                agent_id,
-                "session.offer_expired",
-                session_id=str(session.pk),
-                offer_id=str(offer.pk),
-                reason="withdrawn",
-            )
-            _requeue_locked(session)
-            withdrawn += 1
-    return withdrawn
+    if not sessions:
+        return []
+    by_id = {session.pk: session for session in sessions}
+    offers = Offer.objects.select_for_update().filter(
+        session_id__in=by_id, outcome="", expires_at__lte=now
+    )
+    return [(by_id[offer.session_id], offer) for offer in offers]
+
+
+def _offers_resolve_locked(
+    pairs: list[tuple[ChatSession, Offer]], outcome: str, now: datetime
+) -> None:
+    """Mark locked standing offers expired or withdrawn, audit it and tell their agents."""
+    Offer.objects.filter(pk__in=[offer.pk for _, offer in pairs]).update(
+        outcome=outcome, resolved_at=now
+    )
+    events = []
+    for session, offer in pairs:
+        offer.outcome, offer.resolved_at = outcome, now
+        data = {"offer_id": offer.pk}
+        if outcome == OfferOutcome.EXPIRED:
+            data["late_ms"] = round((now - offer.expires_at).total_seconds() * 1000, 1)
+        kind = "offer.expired" if outcome == OfferOutcome.EXPIRED else "offer.withdrawn"
+        events.append(SessionEvent(session=session, kind=kind, agent_id=offer.agent_id, data=data))
+    _events_save(events)
+    _after_commit(_announce_offers_gone, [offer for _, offer in pairs], outcome)
+
+
+def _announce_offers_gone(offers: list[Offer], outcome: str) -> None:
+    reason = "expired" if outcome == OfferOutcome.EXPIRED else "withdrawn"
+    for offer in offers:
+        push.to_agent(
+            offer.agent_id,
+            "session.offer_expired",
+            session_id=str(offer.session_id),
+            offer_id=str(offer.pk),
+            reason=reason,
+        )
+
+
+def offers_withdraw_for_agent(*, agent_id: int) -> int:
+    """Withdraw every standing offer of an agent who left, re-routing the sessions together."""
+    session_ids = sorted(
+        set(
+            Offer.objects.filter(agent_id=agent_id, outcome="").values_list("session_id", flat=True)
+        )
+    )
+    if not session_ids:
+        return 0
+    with transaction.atomic():
+        # Sessions by pk (the lock order); an offer may have moved on before we got the lock.
+        sessions = list(
+            ChatSession.objects.select_for_update().filter(pk__in=session_ids).order_by("pk")
+        )
+        by_id = {session.pk: session for session in sessions}
+        offers = Offer.objects.select_for_update().filter(
+            session_id__in=by_id, agent_id=agent_id, outcome=""
+        )
+        pairs = [(by_id[offer.session_id], offer) for offer in offers]
+        if pairs:
+            _offers_resolve_locked(pairs, OfferOutcome.WITHDRAWN, timezone.now())
+            _requeue_locked([session for session, _ in pairs])
+    return len(pairs)
 
 
 # --- messages and the idle timer ---------------------------------------------------------------

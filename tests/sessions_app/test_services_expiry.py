@@ -169,3 +169,25 @@ def test_the_sweep_resolves_overdue_offers_and_idle_timers(manual, make_agent, m
     assert standing(offered).agent_id == agent.pk  # offered again: the only one eligible
     # A second sweep finds nothing left to do
     assert services.timers_sweep(now=clock.now())["offers_expired"] == 0
+
+
+def test_one_expiry_also_resolves_every_other_overdue_offer_once(
+    manual, make_agent, make_session, clock
+):
+    # Given three offers past their deadlines (their tasks not yet run)
+    make_agent(max_sessions=3)
+    make_agent(max_sessions=3)
+    sessions = [make_session()[0] for _ in range(3)]
+    offers = [standing(s) for s in sessions]
+    clock.advance(31)
+    # When the first task fires, the others are expired in the same pass
+    assert services.offer_expire(offer_id=offers[0].pk) is ExpireResult.EXPIRED
+    for offer in offers:
+        offer.refresh_from_db()
+        assert offer.outcome == "expired"
+    # And their own tasks, firing later, find nothing to do
+    for offer in offers[1:]:
+        assert services.offer_expire(offer_id=offer.pk) is ExpireResult.GONE
+    for session, offer in zip(sessions, offers, strict=True):
+        assert SessionEvent.objects.filter(session=session, kind="offer.expired").count() == 1
+        assert standing(session).agent_id != offer.agent_id  # moved to the other agent
