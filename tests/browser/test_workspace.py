@@ -271,3 +271,40 @@ def test_blocked_sound_shows_a_banner_and_a_click_enables_it(browser, live_serve
     banner.click()
     expect(banner).to_be_hidden()
     assert ring_playing(page)
+
+
+HIDDEN_TAB_WITH_NOTIFICATIONS = """
+(() => {
+  window.__notes = [];
+  window.__hidden = false;
+  Object.defineProperty(Document.prototype, "hidden", { get: () => window.__hidden });
+  window.Notification = class {
+    constructor(title, options) { window.__notes.push({ title, body: (options || {}).body }); }
+    static get permission() { return "granted"; }
+    static requestPermission() { return Promise.resolve("granted"); }
+  };
+})();
+"""
+
+
+def test_an_offer_while_the_tab_is_hidden_raises_a_browser_notification(
+    browser, live_server_url, desk
+):
+    desk.accept_timeout_seconds = 30
+    desk.save()
+    olga = new_agent("Olga")
+    context = browser.new_context()
+    # Headless Chromium shows no notifications and never hides a tab: both are stood in for.
+    context.add_init_script(HIDDEN_TAB_WITH_NOTIFICATIONS)
+    page = context.new_page()
+    page.goto(f"{live_server_url}/workspace/")
+    page.fill("#id_username", olga.user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#load")).to_have_text("0 / 5")
+    page.evaluate("() => { window.__hidden = true; }")
+
+    start_chat(browser, live_server_url, "Pia", "Anyone there?")
+    expect(page.locator("#offers .prompt")).to_be_visible()
+    notes = page.evaluate("() => window.__notes")
+    assert notes == [{"title": "New chat: Pia", "body": "Anyone there?"}]

@@ -90,3 +90,17 @@ def test_an_open_workspace_keeps_the_agent_online(service_settings, make_agent):
 
     asyncio.run(scenario())
     assert Agent.objects.get(pk=agent.pk).status == "online"
+
+
+@pytest.mark.live
+def test_beat_sets_away_an_agent_whose_workspace_closed(
+    celery_worker, celery_beat, service_settings, make_agent
+):
+    from tests.conftest import wait_until
+
+    service_settings.presence_grace_seconds = 5
+    service_settings.save()
+    agent = make_agent()
+    connect_and_leave(agent)
+    # grace (5 s) + the sweep's period (5 s) + slack
+    wait_until(lambda: Agent.objects.get(pk=agent.pk).status == "away", timeout=20, interval=0.5)
