@@ -142,6 +142,18 @@ def next_offer_lateness(first_offers: list[Offer]) -> list[float]:
     return result
 
 
+def expiry_start_lateness(first_offers: list[Offer]) -> list[float]:
+    """ms from each deadline to the moment the expiring service took the offer (its audit row)."""
+    from sessions_app.models import SessionEvent
+
+    ids = [o.pk for o in first_offers]
+    rows = SessionEvent.objects.filter(kind="offer.expired", data__offer_id__in=ids)
+    return [float(data["late_ms"]) for data in rows.values_list("data", flat=True)]
+
+
+LATE_STARTS: dict[str, list[float]] = {}
+
+
 def stop_bouncing() -> None:
     """Offers keep moving between agents every accept timeout: take everyone offline."""
     Agent.objects.update(status="offline")
@@ -187,6 +199,7 @@ def offer_expiry_spread(count: int, pace: float) -> list[float]:
         "first offers resolved",
     )
     values = next_offer_lateness(first)
+    LATE_STARTS["spread"] = expiry_start_lateness(first)
     stop_bouncing()
     return values
 
@@ -211,6 +224,7 @@ def offer_expiry_burst(count: int) -> list[float]:
         "burst offers resolved",
     )
     values = next_offer_lateness(first)
+    LATE_STARTS["burst"] = expiry_start_lateness(first)
     stop_bouncing()
     return values
 
@@ -273,6 +287,10 @@ def main() -> None:
         print()
         for name, values in rows:
             print(f"{name:42s} {percentiles(values)}")
+        print("\nof which: deadline -> the expiring service took the offer (task delivery)")
+        for name, values in LATE_STARTS.items():
+            print(f"  {name:40s} {percentiles(values)}")
+        print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:
         for proc in (beat, worker):
             proc.terminate()
