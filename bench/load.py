@@ -67,6 +67,8 @@ class Config:
     accept_timeout: int = 4
     idle_timeout: int = 4
     drain: float = 15.0  # seconds allowed, after the run, for open chats to finish
+    reply_timeout: float = 20.0  # how long a customer waits for an agent's answer
+    connect_rate: float = 40.0  # agents opening their workspace per second at the start
     ends: dict = field(
         default_factory=lambda: {"customer": 0.45, "agent": 0.2, "leave": 0.2, "silent": 0.15}
     )
@@ -193,6 +195,12 @@ class AgentClient:
         self.connected = asyncio.Event()
         self.handled_offers: set[str] = set()
         self.connects = 0
+        self.failures = 0
+        self.connected_at = 0.0
+
+    def healthy(self) -> bool:
+        """The last connection got a hello and lived a while: reconnect at once."""
+        return time.monotonic() - self.connected_at > 5
 
     def ws_url(self) -> tuple[str, str]:
         base = self.urls[self.url_index]
@@ -212,7 +220,9 @@ class AgentClient:
                     max_queue=None,
                 ) as ws:
                     self.sock.ws = ws
+                    self.sock.seq = None
                     self.connects += 1
+                    self.connected_at = time.monotonic()
                     await self.session(ws)
             except asyncio.CancelledError:
                 raise
@@ -221,9 +231,11 @@ class AgentClient:
                     return
                 self.stats.errors[f"agent_disconnect_{type(exc).__name__}"] += 1
             self.connected.clear()
-            # The other daphne takes over: the workspace rebuilds from its hello.
+            # The other daphne takes over: the workspace rebuilds from its hello. Backoff with
+            # jitter, as the browser does, so a crowd of reconnects does not stampede.
             self.url_index = (self.url_index + 1) % len(self.urls)
-            await asyncio.sleep(0.2 + random.random() * 0.5)
+            self.failures = 0 if self.sock.seq is not None and self.healthy() else self.failures + 1
+            await asyncio.sleep(min(10.0, 0.25 * 2 ** min(self.failures, 6)) * random.random())
 
     async def session(self, ws) -> None:
         heartbeat = asyncio.get_running_loop().create_task(self.heartbeat())
@@ -448,7 +460,7 @@ class Run:
         cfg, stats = self.cfg, self.stats
         headers = {"X-Customer-Token": chat.token}
         try:
-            await asyncio.wait_for(chat.active.wait(), cfg.accept_timeout * 3 + 10)
+            await asyncio.wait_for(chat.active.wait(), cfg.accept_timeout * 3 + cfg.reply_timeout)
         except TimeoutError:
             stats.errors["not_served_in_time"] += 1
             await self.post(f"{chat.base}/api/sessions/{chat.sid}/end/", headers=headers)
@@ -468,7 +480,7 @@ class Run:
             if ok:
                 stats.messages_sent += 1
             try:
-                await asyncio.wait_for(chat.replies.get(), 20)
+                await asyncio.wait_for(chat.replies.get(), cfg.reply_timeout)
             except TimeoutError:
                 stats.errors["reply_timeout"] += 1
                 break
@@ -483,7 +495,7 @@ class Run:
             chat.track.ended = chat.track.ended or "left"
         else:  # the agent ends, or the customer goes silent into the idle end
             try:
-                await asyncio.wait_for(chat.ended.wait(), cfg.idle_timeout + 15)
+                await asyncio.wait_for(chat.ended.wait(), cfg.idle_timeout + cfg.reply_timeout)
             except TimeoutError:
                 stats.errors[f"{chat.plan}_end_not_seen"] += 1
 
@@ -535,10 +547,14 @@ class Run:
             agent_tasks = []
             for client in clients:
                 agent_tasks.append(asyncio.get_running_loop().create_task(client.main()))
-                await asyncio.sleep(0.005)
-            await asyncio.wait_for(
-                asyncio.gather(*(c.connected.wait() for c in clients)), 60 + len(clients) * 0.1
-            )
+                await asyncio.sleep(1 / self.cfg.connect_rate)
+            ready = asyncio.gather(*(c.connected.wait() for c in clients))
+            try:
+                await asyncio.wait_for(ready, 60 + len(clients) * 0.1)
+            except TimeoutError:
+                online = sum(c.connected.is_set() for c in clients)
+                print(f"only {online}/{len(clients)} agents online: {dict(self.stats.errors)}")
+                raise
             self.agent_clients = clients
             rtt = asyncio.get_running_loop().create_task(self.channel_rtt())
             start = time.monotonic()
@@ -550,7 +566,9 @@ class Run:
             if side is not None:
                 await side  # raises what the fault driver raised
             if self.customers:
-                await asyncio.wait(set(self.customers), timeout=self.cfg.drain + 20)
+                await asyncio.wait(
+                    set(self.customers), timeout=self.cfg.drain + self.cfg.reply_timeout
+                )
             for task in list(self.customers):
                 task.cancel()
             self.stopping = True

@@ -6,12 +6,15 @@ from bench.faults import run_faults
 from bench.load import Config
 from bench.topology import Topology
 
-CFG = dict(rate=3, agents=8, expire_ratio=0.1, accept_timeout=2, idle_timeout=2, exchanges=(1, 2))
+CFG = dict(
+    rate=3, agents=8, expire_ratio=0.1, accept_timeout=2, idle_timeout=2, exchanges=(1, 2),
+    reply_timeout=6,
+)  # fmt: skip
 
 
 def run(faults: tuple[str, ...]) -> dict:
     with Topology(sweep_seconds=1) as topo:
-        return run_faults(Config(duration=3, drain=6, **CFG), topo, faults=faults, settle=1)
+        return run_faults(Config(duration=3, drain=4, **CFG), topo, faults=faults, settle=1)
 
 
 def assert_recovered_without_loss(result: dict) -> None:
