@@ -129,6 +129,20 @@ def test_auto_mode_puts_the_chat_straight_into_the_list_without_a_bar(
     expect(customer.locator("#status")).to_have_text("Dana joined")
     shot(page, "auto-assigned")
 
+    # A second chat: while the first is open, its new message shows as unread, on top
+    other = start_chat(browser, live_server_url, "Fern", "Second question")
+    expect(page.locator("#sessions li")).to_have_count(2)
+    expect(page.locator("#pane-title")).to_have_text("Emil")
+    other.fill("#body", "Hello again?")
+    other.click("#send button")
+    first_row = page.locator("#sessions li").first
+    expect(first_row.locator(".name")).to_have_text("Fern")
+    expect(first_row.locator(".unread")).to_have_text("1")
+    shot(page, "unread-count")
+    first_row.click()
+    expect(page.locator("#log")).to_contain_text("Hello again?")
+    expect(first_row.locator(".unread")).to_have_count(0)
+
 
 def test_customer_silence_ends_the_chat_with_the_reminder_text(
     browser, live_server_url, desk, shot
@@ -308,3 +322,46 @@ def test_an_offer_while_the_tab_is_hidden_raises_a_browser_notification(
     expect(page.locator("#offers .prompt")).to_be_visible()
     notes = page.evaluate("() => window.__notes")
     assert notes == [{"title": "New chat: Pia", "body": "Anyone there?"}]
+
+
+def test_workspace_reconnects_after_a_drop_and_rebuilds_from_hello(
+    browser, live_server_url, desk, shot
+):
+    desk.accept_timeout_seconds = 30
+    desk.save()
+    quinn = new_agent("Quinn")
+    context = browser.new_context()
+    page = context.new_page()
+    link = {"down": False, "routes": []}
+
+    def route(ws):
+        if link["down"]:
+            ws.close(code=1011, reason="server away")  # the server is still unreachable
+            return
+        ws.connect_to_server()
+        link["routes"].append(ws)
+
+    page.route_web_socket("**/ws/agent/", route)
+    page.goto(f"{live_server_url}/workspace/")
+    page.fill("#id_username", quinn.user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#load")).to_have_text("0 / 5")
+    banner = page.locator("#conn-banner")
+    expect(banner).to_be_hidden()
+
+    # When the connection drops and the server stays away for a while
+    link["down"] = True
+    link["routes"][-1].close(code=1012, reason="restart")
+    expect(banner).to_be_visible()
+    expect(banner).to_have_text("Reconnecting…")
+    start_chat(browser, live_server_url, "Rex", "Offered while you were away")
+    page.wait_for_timeout(1500)  # a few refused attempts, with backoff
+    expect(banner).to_be_visible()
+    shot(page, "reconnecting")
+
+    # Then, once it is back, the page reconnects by itself and the hello brings the offer
+    link["down"] = False
+    expect(banner).to_be_hidden(timeout=20000)
+    expect(page.locator("#offers .prompt")).to_contain_text("Rex")
+    shot(page, "reconnected")
