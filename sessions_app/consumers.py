@@ -328,6 +328,17 @@ def _customer_snapshot(session_id: str) -> dict:
     return body
 
 
+@database_sync_to_async
+def _customer_message_allowed(session_id: str) -> None:
+    """The same per-session budget as the REST endpoint (THROTTLE_CUSTOMER_MESSAGE)."""
+    from .api_support import CustomerMessageThrottle
+
+    throttle = CustomerMessageThrottle(session_id)
+    if throttle.rate is not None and not throttle.allow_request(None, None):
+        wait = throttle.wait() or 1
+        raise DomainError(f"Too many messages; try again in {int(wait) + 1} s.", code="throttled")
+
+
 class CustomerConsumer(_NumberedConsumer):
     """/ws/customer/<session_id>/?token=...: one customer's chat."""
 
@@ -359,6 +370,7 @@ class CustomerConsumer(_NumberedConsumer):
         return await _customer_snapshot(self.session_id)
 
     async def cmd_message(self, frame: dict) -> dict:
+        await _customer_message_allowed(self.session_id)
         message = await database_sync_to_async(services.message_send)(
             session_id=self.session_id, sender=Sender.CUSTOMER, body=frame.get("body")
         )

@@ -121,3 +121,28 @@ def test_idle_end_sends_the_notice_then_the_end(service_settings, make_agent):
         await again.close()
 
     asyncio.run(scenario())
+
+
+def test_customer_messages_over_the_socket_share_the_rest_throttle(service_settings, settings):
+    # The budget is per session, and the session is new: nothing to reset.
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "customer_message": "2/minute",
+        },
+    }
+    session, token = services.session_create(customer_name="Olly", message="Hi")
+
+    async def scenario():
+        ws = Client(f"/ws/customer/{session.pk}/?token={token}")
+        await ws.connect()
+        assert (await ws.command({"type": "message.send", "body": "one"}))["type"] == "ack"
+        assert (await ws.command({"type": "message.send", "body": "two"}))["type"] == "ack"
+        reply = await ws.command({"type": "message.send", "body": "three"})
+        assert (reply["type"], reply["code"]) == ("error", "throttled")
+        await ws.close()
+
+    asyncio.run(scenario())
+    bodies = list(ChatSession.objects.get(pk=session.pk).messages.values_list("body", flat=True))
+    assert bodies == ["Hi", "one", "two"]
