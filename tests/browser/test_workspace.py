@@ -365,3 +365,24 @@ def test_workspace_reconnects_after_a_drop_and_rebuilds_from_hello(
     expect(banner).to_be_hidden(timeout=20000)
     expect(page.locator("#offers .prompt")).to_contain_text("Rex")
     shot(page, "reconnected")
+
+
+def test_customers_see_their_place_in_the_queue_move_up(browser, live_server_url, desk, shot):
+    # Given nobody online
+    first = start_chat(browser, live_server_url, "Sam", "first in line")
+    second = start_chat(browser, live_server_url, "Tia", "second in line")
+    expect(first.locator("#status")).to_have_text("Waiting in queue — position 1")
+    expect(second.locator("#status")).to_have_text("Waiting in queue — position 2")
+    shot(second, "queue-position-2")
+
+    # When an agent comes online with room for one chat
+    agent = new_agent("Uma", online=False)
+    from agents_app.services import agent_update
+
+    agent_update(agent_id=agent.pk, max_sessions=1)
+    agent_set_status(agent_id=agent.pk, status="online")
+
+    # Then the first is being connected and the second moves up
+    expect(first.locator("#status")).to_have_text("Connecting you to an agent…")
+    expect(second.locator("#status")).to_have_text("Waiting in queue — position 1")
+    shot(second, "queue-position-1")
