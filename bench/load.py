@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import random
+import subprocess
 import sys
 import time
 import uuid
@@ -69,6 +70,7 @@ class Config:
     drain: float = 15.0  # seconds allowed, after the run, for open chats to finish
     reply_timeout: float = 20.0  # how long a customer waits for an agent's answer
     connect_rate: float = 40.0  # agents opening their workspace per second at the start
+    profile: bool = False  # py-spy a daphne and a worker mid-run
     ends: dict = field(
         default_factory=lambda: {"customer": 0.45, "agent": 0.2, "leave": 0.2, "silent": 0.15}
     )
@@ -707,12 +709,67 @@ def service_settings(cfg: Config) -> dict:
     }
 
 
+def profile(topo: Topology, names: list[str], seconds: float) -> list:
+    """py-spy each named process (with its children) for `seconds`; raw stacks in the logs."""
+    procs = []
+    for name in names:
+        out = topo.logs / f"profile-{name}.txt"
+        argv = [
+            str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+            str(topo.procs[name].pid), "--duration", str(int(seconds)), "--rate", "50",
+            "--format", "raw", "--subprocesses", "--nonblocking", "--output", str(out),
+        ]  # fmt: skip
+        procs.append((name, out, subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.STDOUT)))  # fmt: skip
+    return procs
+
+
+def summarize_profile(path: Path, top: int = 12) -> str:
+    """The functions where the samples were, by self time and by our code's inclusive time."""
+    own: Counter = Counter()
+    ours: Counter = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] += n
+        for frame in set(frames):
+            if any(f"({app}/" in frame for app in ("sessions_app", "agents_app", "bench")):
+                ours[frame] += n
+    lines = [f"{path.name}: {total} samples", "  self:"]
+    lines += [f"    {n / total:5.1%} {f[:150]}" for f, n in own.most_common(top)]
+    lines += ["  inclusive, our code:"]
+    lines += [f"    {n / total:5.1%} {f[:150]}" for f, n in ours.most_common(top)]
+    return "\n".join(lines)
+
+
 def run_load(cfg: Config, topo: Topology, during=None) -> dict:
     seeded = topo.seed(agents=cfg.agents, settings=service_settings(cfg))
     since = time.time()
     run = Run(cfg, topo.urls, topo.redis_url)
-    asyncio.run(run.go(seeded["agents"], during=during))
+    if cfg.profile:
+        # Sample in the middle of the run, once the agents are on and the load is steady.
+        async def profiled(run: Run) -> None:
+            await asyncio.sleep(cfg.duration / 3)
+            spies = profile(topo, ["daphne0", "worker0"], min(20, cfg.duration / 3))
+            await asyncio.to_thread(lambda: [p.wait() for _, _, p in spies])
+            if during is not None:
+                await during(run)
+
+        asyncio.run(run.go(seeded["agents"], during=profiled))
+    else:
+        asyncio.run(run.go(seeded["agents"], during=during))
     result = report(run, topo, since)
+    if cfg.profile:
+        result["profile"] = "\n".join(
+            summarize_profile(path)
+            for path in sorted(topo.logs.glob("profile-*.txt"))
+            if path.stat().st_size
+        )
     result["run"] = run
     return result
 
@@ -727,9 +784,14 @@ def main() -> None:
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--json", default="", help="also write the figures to this file")
+    parser.add_argument("--profile", action="store_true", help="py-spy a daphne and a worker")
     args = parser.parse_args()
     cfg = Config(
-        duration=args.duration, rate=args.rate, agents=args.agents, expire_ratio=args.expire_ratio
+        duration=args.duration,
+        rate=args.rate,
+        agents=args.agents,
+        expire_ratio=args.expire_ratio,
+        profile=args.profile,
     )
     if args.urls:
         topo = Topology.attach(args.urls.split(","), args.redis_url, args.database_url)
@@ -738,6 +800,8 @@ def main() -> None:
         with Topology() as topo:
             result = run_load(cfg, topo)
     print_report(result)
+    if result.get("profile"):
+        print("\n=== where the time went (py-spy) ===\n" + result["profile"])
     if args.json:
         figures = {k: v for k, v in result.items() if k != "run"}
         Path(args.json).write_text(json.dumps(figures, default=str))

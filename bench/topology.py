@@ -248,6 +248,13 @@ class Topology:
             "max_connections=400",
             "-c",
             "shared_buffers=256MB",
+            # What the profile cannot see from the clients: slow statements and lock waits.
+            "-c",
+            "log_min_duration_statement=200",
+            "-c",
+            "log_lock_waits=on",
+            "-c",
+            "deadlock_timeout=100ms",
         ]
         proc = self.procs["postgres"] = Proc(
             "postgres", argv, dict(os.environ), self.logs, "postgres"
