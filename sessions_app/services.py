@@ -13,6 +13,7 @@ from enum import Enum
 from typing import NoReturn
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -426,13 +427,17 @@ def offer_expire(*, offer_id: int, session_id: UUID | str | None = None) -> Expi
     burst of deadlines costs one routing pass, not one each (their own tasks then find them
     gone).
     """
-    if session_id is None:
-        session_id = Offer.objects.filter(pk=offer_id).values_list("session_id", flat=True).first()
-        if session_id is None:
-            return ExpireResult.GONE
+    # A lock-free look first: a resolved offer never stands again, so most duplicate and
+    # piggybacked tasks end here in one query, without a transaction.
+    row = Offer.objects.filter(pk=offer_id, outcome="").values_list("session_id", "expires_at")
+    found = row.first()
+    if found is None or (session_id is not None and str(found[0]) != str(session_id)):
+        return ExpireResult.GONE
+    if timezone.now() < found[1]:
+        return ExpireResult.NOT_DUE
     with transaction.atomic():
         try:
-            session = lock_session(session_id)
+            session = lock_session(found[0])
         except NotFound:
             return ExpireResult.GONE
         offer = lock_standing_offer(session)
@@ -588,6 +593,14 @@ def session_idle_end(*, session_id: UUID | str, deadline: datetime | None = None
     `deadline` is the one the firing task was scheduled for; a newer agent message moved it,
     and a customer reply cleared it: then this call does nothing.
     """
+    if deadline is not None:
+        # Lock-free look first: a moved or cleared deadline never comes back.
+        due = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline=deadline)
+        try:
+            if not due.filter(pk=session_id).exists():
+                return False
+        except (ValidationError, ValueError):
+            return False  # not a session id at all
     with transaction.atomic():
         try:
             session = lock_session(session_id)

@@ -157,3 +157,11 @@ def test_an_unknown_sender_is_refused(active):
     session, _agent = active
     with pytest.raises(Invalid):
         services.message_send(session_id=session.pk, sender="system", body="hi")
+
+
+def test_idle_end_for_an_unknown_or_malformed_session_does_nothing(manual):
+    from django.utils import timezone
+
+    for bad in ("00000000-0000-0000-0000-000000000000", "nope"):
+        assert services.session_idle_end(session_id=bad, deadline=timezone.now()) is False
+        assert services.session_idle_end(session_id=bad) is False
