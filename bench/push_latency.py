@@ -43,6 +43,7 @@ def free_port() -> int:
 
 
 def parse_args() -> argparse.Namespace:
+    """The database named here is dropped and created again: give it one of its own."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--sessions", type=int, default=500)
@@ -50,7 +51,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--burst", type=int, default=5000)
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_bench"),
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_push_bench"
+        ),
     )
     parser.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -74,15 +77,15 @@ def setup_env(args: argparse.Namespace) -> dict:
     return env
 
 
-def ensure_database(url: str) -> None:
+def fresh_database(url: str) -> None:
+    """Drop and create the bench database, so no earlier run's agents or sessions take part."""
     import psycopg
 
     name = url.rsplit("/", 1)[1]
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not found:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:
@@ -315,7 +318,7 @@ def drive_sessions(conn, env: dict) -> None:
 def main() -> None:
     args = parse_args()
     env = setup_env(args)
-    ensure_database(args.database_url)
+    fresh_database(args.database_url)
     import django
 
     django.setup()
