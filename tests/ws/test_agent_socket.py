@@ -297,9 +297,9 @@ def test_a_lost_event_shows_as_a_seq_gap_after_a_second(service_settings, make_a
         hello = await ws.connect()
         # An event numbered but never delivered (as when a full channel drops it).
         await push.async_redis().incr(push.seq_key(group))
-        services.session_create(customer_name="Jo", message="Hi")
         loop = asyncio.get_running_loop()
         started = loop.time()
+        services.session_create(customer_name="Jo", message="Hi")
         offered = await ws.expect("session.offered", timeout=5)
         assert offered["seq"] == hello["seq"] + 2
         assert loop.time() - started >= 0.9  # held for the missing one first
