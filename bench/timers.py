@@ -194,7 +194,7 @@ def offer_expiry_spread(count: int, pace: float) -> list[float]:
             break  # a slow machine: keep the follow-up offers from expiring too (below)
     # The follow-up offers get a long timeout, so only the measured first round expires.
     agent_services.service_settings_update(accept_timeout_seconds=3600)
-    first = list(Offer.objects.order_by("pk")[:count])
+    first = list(Offer.objects.filter(timeout_seconds=accept).order_by("pk"))
     last_deadline = max(o.expires_at for o in first)
     wait_for(lambda: timezone.now() > last_deadline + timedelta(seconds=1), 60, "deadlines")
     wait_for(
@@ -217,7 +217,7 @@ def offer_expiry_burst(count: int) -> list[float]:
     Agent.objects.filter(pk__in=[a.pk for a in pool]).update(status="online")  # bench setup
     services.queue_drain()
     agent_services.service_settings_update(accept_timeout_seconds=3600)  # follow-ups stand
-    first = list(Offer.objects.order_by("pk")[:count])
+    first = list(Offer.objects.filter(timeout_seconds=5).order_by("pk"))
     deadlines = [o.expires_at for o in first]
     window = (max(deadlines) - min(deadlines)).total_seconds()
     print(f"  burst: {len(first)} offers due within {window * 1000:.0f} ms")
