@@ -63,3 +63,11 @@ def shot(request):
         page.screenshot(path=str(SHOTS / f"{name}-{counter['n']:02d}-{step}.png"), full_page=True)
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _close_contexts(browser):
+    """Each test's pages go away with it, so no open workspace outlives its test."""
+    yield
+    for context in list(browser.contexts):
+        context.close()
