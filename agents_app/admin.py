@@ -56,7 +56,13 @@ class AgentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            obj.save()  # a new profile for an existing user: nothing routes to it yet
+            # A new profile starts offline whatever the form says: nothing routes to it yet.
+            created = services.agent_profile_create(
+                user=obj.user, display_name=obj.display_name, max_sessions=obj.max_sessions
+            )
+            obj.pk = created.pk
+            if obj.status != created.status:
+                services.agent_set_status(agent_id=created.pk, status=obj.status)
             return
         changed = set(form.changed_data)
         if changed & {"display_name", "max_sessions"}:

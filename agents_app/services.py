@@ -61,6 +61,21 @@ def agent_create(
     return agent
 
 
+def agent_profile_create(*, user, display_name: str = "", max_sessions: int | None = None) -> Agent:
+    """An agent profile for an existing user (the admin's "add agent"); it starts offline."""
+    if Agent.objects.filter(user=user).exists():
+        raise Conflict("That user is already an agent.", code="already_agent")
+    agent = Agent(user=user, display_name=display_name or "", max_sessions=max_sessions)
+    try:
+        agent.full_clean(exclude=["user"])
+        agent.save()
+    except ValidationError as exc:
+        raise _validation_to_invalid(exc) from None
+    except IntegrityError:
+        raise Conflict("That user is already an agent.", code="already_agent") from None
+    return agent
+
+
 def agent_update(
     *, agent_id: int, display_name: str | None = None, max_sessions: int | None | object = ...
 ) -> Agent:

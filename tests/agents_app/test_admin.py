@@ -195,3 +195,18 @@ def test_editing_an_agent_in_admin_goes_through_the_services(
     found = Agent.objects.get(pk=agent.pk)
     assert (found.display_name, found.status, found.max_sessions) == ("Renamed", "away", 2)
     assert Offer.objects.get(session=session).outcome == "withdrawn"
+
+
+def test_staff_make_an_existing_user_an_agent_in_admin(
+    admin_client, service_settings, make_session, django_user_model
+):
+    session, _ = make_session()
+    user = django_user_model.objects.create_user(username="newbie", password="pw-newbie-1")
+    response = admin_client.post(
+        reverse("admin:agents_app_agent_add"),
+        {"user": user.pk, "display_name": "Newbie", "status": "online", "max_sessions": ""},
+    )
+    assert response.status_code == 302, response.context and response.context["errors"]
+    agent = Agent.objects.get(user=user)
+    assert agent.status == "online"
+    assert Offer.objects.get(session=session).agent_id == agent.pk  # online: the queue drained
