@@ -755,8 +755,12 @@ def run_load(cfg: Config, topo: Topology, during=None) -> dict:
         # Sample in the middle of the run, once the agents are on and the load is steady.
         async def profiled(run: Run) -> None:
             await asyncio.sleep(cfg.duration / 3)
-            spies = profile(topo, ["daphne0", "worker0"], min(20, cfg.duration / 3))
-            await asyncio.to_thread(lambda: [p.wait() for _, _, p in spies])
+            seconds = min(20, cfg.duration / 3)
+            spies = profile(topo, ["daphne0", "worker0"], seconds)
+            await asyncio.sleep(seconds + 5)
+            for _, _, spy in spies:  # py-spy can hang on a busy process: never wait for it
+                if spy.poll() is None:
+                    spy.terminate()
             if during is not None:
                 await during(run)
 
