@@ -98,12 +98,6 @@ def clean_body(body: object) -> str:
 # --- timers: scheduled after commit, always re-checked by the service when they fire ---------
 
 
-def _schedule_offer_expiry(offer_id: int, expires_at: datetime, session_id: UUID) -> None:
-    from .tasks import offer_expire_task
-
-    offer_expire_task.apply_async(args=[offer_id, str(session_id)], eta=expires_at)
-
-
 def _schedule_idle_end(session_id: UUID, deadline: datetime) -> None:
     from .tasks import session_idle_end_task
 
@@ -247,8 +241,14 @@ def _route_locked(
 
 def _announce_offers(offers: list[Offer], firsts: dict) -> None:
     """After commit: the countdown tasks first (they are the timers), then the pushes."""
-    for offer in offers:
-        _schedule_offer_expiry(offer.pk, offer.expires_at, offer.session_id)
+    from .tasks import offer_expire_task
+
+    # One broker connection for the whole batch: a drain may schedule hundreds at once.
+    with offer_expire_task.app.producer_or_acquire() as producer:
+        for offer in offers:
+            offer_expire_task.apply_async(
+                args=[offer.pk, str(offer.session_id)], eta=offer.expires_at, producer=producer
+            )
     for offer in offers:
         data = selectors.session_dict(offer.session, offer=offer)
         payload = {
