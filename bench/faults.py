@@ -41,11 +41,12 @@ class FaultResult:
     in_flight: int = 0  # sessions not ended when the fault struck
     status_500: int = 0
     overdue_timers: int = 0
+    invariants: int = 0  # check_invariants violations right after the overdue check
     notes: list[str] = field(default_factory=list)
 
     @property
     def violations(self) -> int:
-        return self.status_500 + self.overdue_timers + (self.recovery is None)
+        return self.status_500 + self.overdue_timers + self.invariants + (self.recovery is None)
 
 
 class FaultDriver:
@@ -71,6 +72,7 @@ class FaultDriver:
             result.overdue_timers = await asyncio.to_thread(
                 self.overdue, self.topo.sweep_seconds + 2
             )
+            result.invariants = await asyncio.to_thread(self.invariants)
             delta = Counter(run.stats.errors)
             delta.subtract(errors_before)
             result.status_500 = delta.get("http_500", 0)
@@ -181,6 +183,16 @@ class FaultDriver:
             "select count(*) from sessions_app_chatsession where state <> 'ended'"
         )[0][0]
 
+    def invariants(self) -> int:
+        """check_invariants under load: grace of the sweep interval + 2 s, as for the timers."""
+        found = self.topo.manage(
+            "check_invariants", "--json", "--grace", str(self.topo.sweep_seconds + 2), check=False
+        )
+        try:
+            return json.loads(found.stdout.strip().splitlines()[-1])["violations"]
+        except (ValueError, IndexError, KeyError):
+            return 1
+
     def overdue(self, grace: float) -> int:
         offers = self.topo.psql(
             "select count(*) from sessions_app_offer where outcome = '' "
@@ -195,12 +207,12 @@ class FaultDriver:
 
 def print_table(results: list[FaultResult]) -> None:
     print(f"\n{'fault':18s} {'down s':>7s} {'recovery s':>11s} {'in flight':>10s} "
-          f"{'500s':>5s} {'overdue':>8s} {'violations':>11s}")  # fmt: skip
+          f"{'500s':>5s} {'overdue':>8s} {'invariants':>10s} {'violations':>11s}")  # fmt: skip
     for r in results:
         recovery = f"{r.recovery:.2f}" if r.recovery is not None else "NEVER"
         print(
             f"{r.fault:18s} {r.downtime:7.1f} {recovery:>11s} {r.in_flight:10d} "
-            f"{r.status_500:5d} {r.overdue_timers:8d} {r.violations:11d}"
+            f"{r.status_500:5d} {r.overdue_timers:8d} {r.invariants:10d} {r.violations:11d}"
         )
         if r.notes:
             print(f"{'':18s} {'; '.join(r.notes)}")

@@ -21,6 +21,7 @@ def assert_recovered_without_loss(result: dict) -> None:
     for fault in result["faults"]:
         assert fault.recovery is not None, f"{fault.fault} never recovered: {fault.notes}"
         assert fault.overdue_timers == 0, f"{fault.fault}: timers left overdue {fault.notes}"
+        assert fault.invariants == 0, f"{fault.fault}: check_invariants after it failed"
     assert result["lost"] == []
     assert result["served_twice"] == []
     assert result["invariants_status"] == 0, result["invariants"]
