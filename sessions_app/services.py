@@ -13,6 +13,7 @@ from enum import Enum
 from typing import NoReturn
 from uuid import UUID
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -241,14 +242,25 @@ def _route_locked(
 
 def _announce_offers(offers: list[Offer], firsts: dict) -> None:
     """After commit: the countdown tasks first (they are the timers), then the pushes."""
-    from .tasks import offer_expire_task
+    from .tasks import offer_expire_task, offers_expire_task
 
-    # One broker connection for the whole batch: a drain may schedule hundreds at once.
+    # Offers routed in one pass share their deadline: one task per deadline, not per offer,
+    # so a burst costs the worker a few tasks. One broker connection for them all.
+    by_deadline: dict[datetime, list[Offer]] = {}
+    for offer in offers:
+        by_deadline.setdefault(offer.expires_at, []).append(offer)
     with offer_expire_task.app.producer_or_acquire() as producer:
-        for offer in offers:
-            offer_expire_task.apply_async(
-                args=[offer.pk, str(offer.session_id)], eta=offer.expires_at, producer=producer
-            )
+        for expires_at, group in by_deadline.items():
+            if len(group) == 1:
+                args = [group[0].pk, str(group[0].session_id)]
+                offer_expire_task.apply_async(args=args, eta=expires_at, producer=producer)
+            else:
+                offers_expire_task.apply_async(
+                    args=[[offer.pk for offer in group]],
+                    eta=expires_at,
+                    producer=producer,
+                    queue=settings.CELERY_TIMER_QUEUE,
+                )
     for offer in offers:
         data = selectors.session_dict(offer.session, offer=offer)
         payload = {
@@ -446,21 +458,53 @@ def offer_expire(*, offer_id: int, session_id: UUID | str | None = None) -> Expi
         now = timezone.now()
         if now < offer.expires_at:
             return ExpireResult.NOT_DUE
-        pairs = [(session, offer), *_lock_overdue_offers(now, exclude=session.pk)]
+        pairs = [(session, offer), *_lock_overdue_offers(now, exclude={session.pk})]
+        _offers_resolve_locked(pairs, OfferOutcome.EXPIRED, now)
+        _requeue_locked([session for session, _ in pairs])
+    return ExpireResult.EXPIRED
+
+
+def offers_expire(*, offer_ids: list[int]) -> ExpireResult:
+    """Expire offers that share a deadline (one routing pass made them), as `offer_expire` does.
+
+    Each is re-checked under its session's lock; those accepted, withdrawn or expired meanwhile
+    are left alone. Other overdue offers nobody holds are taken along, as in `offer_expire`.
+    """
+    rows = Offer.objects.filter(pk__in=offer_ids, outcome="").values_list(
+        "session_id", "expires_at"
+    )
+    rows = list(rows)  # lock-free look first, as in offer_expire
+    if not rows:
+        return ExpireResult.GONE
+    if all(timezone.now() < expires_at for _, expires_at in rows):
+        return ExpireResult.NOT_DUE
+    with transaction.atomic():
+        # Sessions by pk, the lock order; waiting here is safe (nobody holds one and waits for
+        # another out of order).
+        sessions = ChatSession.objects.select_for_update().filter(pk__in={sid for sid, _ in rows})
+        by_id = {session.pk: session for session in sessions.order_by("pk")}
+        now = timezone.now()
+        offers = Offer.objects.select_for_update().filter(
+            pk__in=offer_ids, session_id__in=by_id, outcome="", expires_at__lte=now
+        )
+        pairs = [(by_id[offer.session_id], offer) for offer in offers]
+        if not pairs:
+            return ExpireResult.GONE
+        pairs += _lock_overdue_offers(now, exclude=set(by_id))
         _offers_resolve_locked(pairs, OfferOutcome.EXPIRED, now)
         _requeue_locked([session for session, _ in pairs])
     return ExpireResult.EXPIRED
 
 
 def _lock_overdue_offers(
-    now: datetime, *, exclude: UUID, limit: int = DRAIN_BATCH
+    now: datetime, *, exclude: set, limit: int = DRAIN_BATCH
 ) -> list[tuple[ChatSession, Offer]]:
     """Sessions with an overdue standing offer, locked with SKIP LOCKED (never waiting)."""
     overdue = Offer.objects.filter(outcome="", expires_at__lte=now).values("session_id")
     sessions = list(
         ChatSession.objects.select_for_update(skip_locked=True)
         .filter(state=SessionState.OFFERED, pk__in=overdue)
-        .exclude(pk=exclude)
+        .exclude(pk__in=exclude)
         .order_by("pk")[:limit]
     )
     if not sessions:

@@ -26,6 +26,25 @@ def offer_expire_task(offer_id: int, session_id: str | None = None) -> str:
 
 
 @shared_task(ignore_result=True)
+def offers_expire_task(offer_ids: list[int]) -> str:
+    """Offers that share one deadline (made in one routing pass): one task for them all."""
+    result = services.offers_expire(offer_ids=offer_ids)
+    if result is services.ExpireResult.NOT_DUE:
+        from django.conf import settings
+        from django.db.models import Min
+
+        from .models import Offer
+
+        standing = Offer.objects.filter(pk__in=offer_ids, outcome="")
+        expires_at = standing.aggregate(first=Min("expires_at"))["first"]
+        if expires_at is not None:
+            offers_expire_task.apply_async(
+                args=[offer_ids], eta=expires_at, queue=settings.CELERY_TIMER_QUEUE
+            )
+    return result.value
+
+
+@shared_task(ignore_result=True)
 def session_idle_end_task(session_id: str, deadline: str) -> bool:
     when = datetime.fromisoformat(deadline)
     ended = services.session_idle_end(session_id=session_id, deadline=when)

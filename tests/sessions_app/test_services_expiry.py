@@ -191,3 +191,24 @@ def test_one_expiry_also_resolves_every_other_overdue_offer_once(
     for session, offer in zip(sessions, offers, strict=True):
         assert SessionEvent.objects.filter(session=session, kind="offer.expired").count() == 1
         assert standing(session).agent_id != offer.agent_id  # moved to the other agent
+
+
+def test_offers_made_in_one_pass_expire_together_except_those_accepted_meanwhile(
+    manual, make_agent, make_session, clock
+):
+    # Given three sessions offered in one routing pass (an agent coming online)
+    sessions = [make_session()[0] for _ in range(3)]
+    agent = make_agent(max_sessions=3)
+    offers = [standing(s) for s in sessions]
+    assert len({o.expires_at for o in offers}) == 1
+    ids = [o.pk for o in offers]
+    assert services.offers_expire(offer_ids=ids) is ExpireResult.NOT_DUE
+    services.offer_accept(session_id=sessions[0].pk, agent=agent)
+    # When their shared deadline passes
+    clock.advance(30)
+    assert services.offers_expire(offer_ids=ids) is ExpireResult.EXPIRED
+    # Then the accepted one stays, the others are expired (and offered again: the only agent)
+    outcomes = [Offer.objects.get(pk=pk).outcome for pk in ids]
+    assert outcomes == ["accepted", "expired", "expired"]
+    assert all(standing(s).agent_id == agent.pk for s in sessions[1:])
+    assert services.offers_expire(offer_ids=ids) is ExpireResult.GONE

@@ -154,3 +154,16 @@ def test_worker_killed_with_offers_pending_resolves_each_once_after_restart(
         assert events.count() == 1
     for session in sessions:
         assert Offer.objects.filter(session=session, outcome="").count() <= 1
+
+
+def test_offers_made_in_one_pass_expire_together_on_the_worker(timers, make_agent, make_session):
+    # Given four waiting sessions offered at once when two agents come online together
+    sessions = [make_session()[0] for _ in range(4)]
+    first = make_agent(max_sessions=4)
+    offers = [standing(s) for s in sessions]
+    assert {o.agent_id for o in offers} == {first.pk}
+    second = make_agent(max_sessions=4)
+    # Then, once their shared deadline passes, every one moves to the other agent
+    wait_until(lambda: all(o.outcome for o in Offer.objects.filter(pk__in=[o.pk for o in offers])))
+    moved = [standing(s) for s in sessions]
+    assert all(o is not None and o.agent_id == second.pk for o in moved)
