@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees exceptions from views first: a lost database or Redis is a 503.
+    "sessions_app.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "contactcenter.urls"

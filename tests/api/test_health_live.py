@@ -50,3 +50,26 @@ def test_healthz_answers_503_naming_what_is_down_without_hanging(daphne_with, do
     assert response.status_code == 503
     assert response.json() == expected
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("down", ["DATABASE_URL", "REDIS_URL"], ids=["database-down", "redis-down"])
+def test_api_answers_503_with_detail_not_500_while_a_backend_is_down(daphne_with, down):
+    # Given a daphne whose database or Redis does not answer
+    nowhere = procs.free_port()
+    target = {
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{nowhere}/gone",
+        "REDIS_URL": f"redis://127.0.0.1:{nowhere}/0",
+    }[down]
+    base = daphne_with(**{down: target})
+    # When a customer tries to start a chat
+    response = httpx.post(
+        f"{base}/api/sessions/",
+        json={"customer_name": "Ann", "message": "Hi"},
+        timeout=15,
+        trust_env=False,
+    )
+    # Then the answer says to come back later, in the error shape, with Retry-After
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert response.json()["detail"]
+    assert int(response.headers["Retry-After"]) > 0

@@ -1,0 +1,48 @@
+"""Answer 503 (not 500) while PostgreSQL or Redis cannot be reached, so clients retry."""
+
+import logging
+
+import redis
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+
+log = logging.getLogger(__name__)
+
+OUTAGE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+RETRY_AFTER_SECONDS = 2
+
+
+class ServiceUnavailableMiddleware:
+    """Turns a lost database or Redis connection raised by a view into a JSON 503."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, OUTAGE_ERRORS):
+            return None
+        what = "redis" if isinstance(exception, redis.exceptions.RedisError) else "database"
+        log.warning(
+            "503 for %s %s: %s unavailable (%s)",
+            request.method,
+            request.path,
+            what,
+            type(exception).__name__,
+        )
+        response = JsonResponse(
+            {
+                "detail": f"The {what} is unavailable; try again shortly.",
+                "code": "service_unavailable",
+            },
+            status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
