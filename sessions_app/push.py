@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 EVENT_HANDLER = "push.event"  # consumers implement push_event()
 BATCH_MAX = 200  # events numbered and sent together when the queue has a backlog
+SEND_CONCURRENCY = 32  # group_sends in flight at once, well under the pool's 100 connections
 
 
 def _message(frames: list[dict]) -> dict:
@@ -115,10 +116,15 @@ class Publisher:
             frame["seq"] = seq
             by_group.setdefault(group, []).append(frame)
         # Groups are independent recipients: send to them concurrently; within one group the
-        # frames travel together, in seq order.
-        await asyncio.gather(
-            *(self._layer.group_send(group, _message(frames)) for group, frames in by_group.items())
-        )
+        # frames travel together, in seq order. Bounded: the layer's Redis pool holds at most
+        # 100 connections, and past that redis-py raises MaxConnectionsError (a lost batch).
+        limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send(group: str, frames: list[dict]) -> None:
+            async with limit:
+                await self._layer.group_send(group, _message(frames))
+
+        await asyncio.gather(*(send(group, frames) for group, frames in by_group.items()))
 
     def publish(self, group: str, frame: dict) -> None:
         with self._lock:
