@@ -113,24 +113,39 @@ def _drain_after_commit() -> None:
 
 
 @dataclass
+class _Candidate:
+    """What routing needs of an online agent: plain values, no model instances (it is hot)."""
+
+    pk: int
+    max_sessions: int | None
+    last_assigned_at: datetime | None
+
+
+@dataclass
 class _Candidates:
     """Online agents with their loads, kept current while one transaction routes sessions."""
 
     cfg: ServiceSettings
-    agents: list[Agent] = field(default_factory=list)
+    agents: list[_Candidate] = field(default_factory=list)
     load: dict[int, int] = field(default_factory=dict)
     skipped_status: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load_locked(cls, cfg: ServiceSettings) -> "_Candidates":
-        """Call with the routing lock held, so loads cannot change under us."""
+        """Call with the routing lock held, so loads cannot change under us.
+
+        Two lean queries, values only: building 2 model instances per agent here cost
+        0.1 ms each, inside the one lock every allocation waits for.
+        """
         found = cls(cfg=cfg)
-        for agent in selectors.agents_with_load():
-            if agent.status != AgentStatus.ONLINE:
-                found.skipped_status.setdefault(agent.status, []).append(str(agent.pk))
-                continue
-            found.agents.append(agent)
-            found.load[agent.pk] = agent.offer_load + agent.active_load
+        online = selectors.agents_with_load(Agent.objects.filter(status=AgentStatus.ONLINE))
+        fields = ("pk", "max_sessions", "last_assigned_at", "offer_load", "active_load")
+        for pk, max_sessions, last_assigned_at, offers, active in online.values_list(*fields):
+            found.agents.append(_Candidate(pk, max_sessions, last_assigned_at))
+            found.load[pk] = offers + active
+        others = Agent.objects.exclude(status=AgentStatus.ONLINE).values_list("status", "pk")
+        for status, pk in others.order_by("pk"):
+            found.skipped_status.setdefault(status, []).append(str(pk))
         return found
 
     def free_slots(self) -> int:
@@ -140,7 +155,7 @@ class _Candidates:
 
     def choose(
         self, session: ChatSession, missed: set[int] | None = None
-    ) -> tuple[Agent | None, dict]:
+    ) -> tuple[_Candidate | None, dict]:
         """Least loaded eligible agent, least recently assigned first; and why others lost."""
         missed = selectors.agents_missed(session) if missed is None else missed
         at_capacity, eligible = [], []
@@ -181,14 +196,14 @@ def _route_locked(
     manual = cfg.service_mode != ServiceMode.AUTO
     missed = selectors.agents_missed_many([s.pk for s in sessions])
     events: list[SessionEvent] = []
-    routed: list[tuple[ChatSession, Agent]] = []
+    routed: list[tuple[ChatSession, _Candidate]] = []
     for session in sessions:
         agent, decision = candidates.choose(session, missed.get(session.pk, set()))
         if agent is None:
             events.append(SessionEvent(session=session, kind="routing.queued", data=decision))
             continue
         events.append(
-            SessionEvent(session=session, kind="routing.chosen", agent=agent, data=decision)
+            SessionEvent(session=session, kind="routing.chosen", agent_id=agent.pk, data=decision)
         )
         agent.last_assigned_at = now
         session.last_activity_at = now
@@ -196,10 +211,10 @@ def _route_locked(
             session.state = SessionState.OFFERED
         else:
             session.state = SessionState.ACTIVE
-            session.agent = agent
+            session.agent_id = agent.pk
             session.accepted_at = now
             events.append(
-                SessionEvent(session=session, kind="session.assigned", agent=agent, data={})
+                SessionEvent(session=session, kind="session.assigned", agent_id=agent.pk, data={})
             )
         routed.append((session, agent))
     if not routed:
@@ -215,7 +230,7 @@ def _route_locked(
             [
                 Offer(
                     session=session,
-                    agent=agent,
+                    agent_id=agent.pk,
                     expires_at=now + timedelta(seconds=timeout),
                     timeout_seconds=timeout,
                 )
@@ -226,7 +241,7 @@ def _route_locked(
             SessionEvent(
                 session=offer.session,
                 kind="offer.made",
-                agent=offer.agent,
+                agent_id=offer.agent_id,
                 data={"offer_id": offer.pk, "expires_at": selectors.iso(offer.expires_at)},
             )
             for offer in offers
