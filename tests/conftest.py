@@ -32,8 +32,19 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10, interval: f
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _fresh_test_redis(django_db_setup):
+def _fresh_test_redis(django_db_setup, django_db_blocker):
     procs.flush_test_redis()
+    yield
+    # Worker threads of async tests keep their own connections; end them so the test
+    # database can be dropped cleanly after the session.
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(scope="session")
