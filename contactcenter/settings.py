@@ -266,5 +266,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The timer sweep runs every few seconds: its "received"/"succeeded"/"sending due task"
+        # lines would drown everything else. Sweeps that resolve something log it themselves.
+        "celery.app.trace": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
+        "celery.worker.strategy": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
+        "celery.beat": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
+    },
 }
