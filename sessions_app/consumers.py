@@ -14,12 +14,12 @@ import time
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from agents_app import services as agent_services
 from agents_app.models import Agent
+from sessions_app.asyncdb import database_sync_to_async
 
 from . import metrics, presence, push, selectors, services
 from .errors import DomainError, Invalid, NotFound

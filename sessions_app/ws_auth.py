@@ -1,8 +1,9 @@
 """WebSocket auth by `Authorization: Token <key>` header, for clients without a browser session."""
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
+
+from sessions_app.asyncdb import database_sync_to_async
 
 
 @database_sync_to_async
