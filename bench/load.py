@@ -128,6 +128,9 @@ class Stats:
             into.append(max(0.0, time.time() - published))
 
 
+GAP_GRACE = 1.0  # seconds a seq hole may stay open before it counts as a lost event
+
+
 class Socket:
     """A WebSocket with ack/error matching by `ref` and `seq` gap detection."""
 
@@ -135,6 +138,7 @@ class Socket:
         self.stats = stats
         self.ws = None
         self.seq: int | None = None
+        self.missing: set[int] = set()
         self.waiting: dict[str, asyncio.Future] = {}
 
     async def command(self, frame: dict, timeout: float = 10.0) -> dict:
@@ -166,14 +170,25 @@ class Socket:
         seq = frame.get("seq")
         if kind == "hello":
             self.seq = seq
+            self.missing.clear()  # the snapshot covers everything up to its seq
             return True
         if isinstance(seq, int) and self.seq is not None:
+            self.missing.discard(seq)  # a late one from another process fills its hole
             if seq > self.seq + 1:
-                self.stats.gaps += 1
-                self.stats.errors["push_gap"] += 1
-                asyncio.get_running_loop().create_task(self.sync())
+                # API.md: events from different processes may arrive out of order; only a
+                # hole not filled within a second is a loss.
+                hole = set(range(self.seq + 1, seq))
+                self.missing |= hole
+                asyncio.get_running_loop().call_later(GAP_GRACE, self._judge, hole)
             self.seq = max(self.seq, seq)
         return True
+
+    def _judge(self, hole: set[int]) -> None:
+        if hole & self.missing:
+            self.missing -= hole
+            self.stats.gaps += 1
+            self.stats.errors["push_gap"] += 1
+            asyncio.get_running_loop().create_task(self.sync())
 
     async def sync(self) -> None:
         with contextlib.suppress(ConnectionClosed, OSError):
