@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, el, timeOf } = window.CC;
+  const { LiveSocket, wsUrl, renderMessages } = window.CC;
   const $ = (id) => document.getElementById(id);
   const KEY = "cc.chat";
   const REASONS = {
@@ -118,19 +118,7 @@
   function render() {
     $("status").textContent = statusText();
     $("status").dataset.state = session ? session.state : "";
-    const log = $("log");
-    log.replaceChildren();
-    for (const m of messages) {
-      log.append(
-        el(
-          "li",
-          { class: `msg ${m.sender}`, "data-sender": m.sender },
-          el("span", { class: "body" }, m.body),
-          el("time", {}, timeOf(m.created_at)),
-        ),
-      );
-    }
-    log.scrollTop = log.scrollHeight;
+    renderMessages($("log"), messages);
     const ended = session && session.state === "ended";
     $("end-box").hidden = !ended;
     $("send").hidden = ended;

@@ -164,5 +164,20 @@
     return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
-  window.CC = { LiveSocket, wsUrl, el, timeOf };
+  // The conversation as a list, oldest first, scrolled to the newest (workspace and chat page).
+  function renderMessages(list, messages) {
+    list.replaceChildren(
+      ...messages.map((m) =>
+        el(
+          "li",
+          { class: `msg ${m.sender}`, "data-sender": m.sender },
+          el("span", { class: "body" }, m.body),
+          el("time", {}, timeOf(m.created_at)),
+        ),
+      ),
+    );
+    list.scrollTop = list.scrollHeight;
+  }
+
+  window.CC = { LiveSocket, wsUrl, el, timeOf, renderMessages };
 })();

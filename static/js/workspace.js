@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, el, timeOf } = window.CC;
+  const { LiveSocket, wsUrl, el, renderMessages } = window.CC;
   const $ = (id) => document.getElementById(id);
   const REASONS = {
     agent_ended: "You ended this chat.",
@@ -216,19 +216,7 @@
     $("send").hidden = !active;
     $("ended-note").hidden = !ended;
     if (ended) $("ended-note").textContent = REASONS[ended.reason] || `Ended (${ended.reason}).`;
-    const log = $("log");
-    log.replaceChildren();
-    for (const m of entry.messages || []) {
-      log.append(
-        el(
-          "li",
-          { class: `msg ${m.sender}`, "data-sender": m.sender },
-          el("span", { class: "body" }, m.body),
-          el("time", {}, timeOf(m.created_at)),
-        ),
-      );
-    }
-    log.scrollTop = log.scrollHeight;
+    renderMessages($("log"), entry.messages || []);
   }
 
   function select(id) {
