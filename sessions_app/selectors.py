@@ -1,6 +1,5 @@
 """Reads shared by services, the API, consumers and admin, and the JSON representations."""
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -8,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from agents_app.models import Agent, AgentStatus, ServiceSettings
+from agents_app.models import Agent, ServiceSettings
 
 from .models import ChatSession, Message, Offer, SessionState
 
@@ -153,10 +152,6 @@ def queued_sessions(limit: int | None = None) -> QuerySet:
     return qs[:limit] if limit else qs
 
 
-def online_agents() -> QuerySet:
-    return agents_with_load(Agent.objects.filter(status=AgentStatus.ONLINE))
-
-
 def agents_missed(session: ChatSession) -> set[int]:
     """Agents who let an offer of this session expire."""
     return set(
@@ -193,10 +188,6 @@ def overdue_offers(now: datetime, limit: int = 500) -> list[tuple[int, UUID]]:
 def overdue_idle_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
     qs = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline__lte=now)
     return list(qs.order_by("idle_deadline").values_list("pk", flat=True)[:limit])
-
-
-def ids(items: Iterable) -> list[str]:
-    return [str(item.pk) for item in items]
 
 
 def session_for_customer(session_id: UUID | str, token: str | None) -> ChatSession | None:
