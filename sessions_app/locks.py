@@ -2,13 +2,15 @@
 
 Order: chat session(s) by pk -> the routing lock (the service-settings row) -> agent rows.
 Sessions may also be taken after the routing lock, but only with SKIP LOCKED (never waiting).
+Routing itself never waits for the routing lock (`try_lock_routing`); settings and agent
+changes do.
 Every function here must run inside `transaction.atomic()`.
 """
 
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from agents_app.models import Agent, ServiceSettings
 
@@ -43,6 +45,42 @@ def lock_routing() -> ServiceSettings:
     except IntegrityError:
         pass  # another transaction created it first
     return row.get()
+
+
+def try_lock_routing() -> ServiceSettings | None:
+    """The routing lock if nobody holds it, else None at once (PostgreSQL).
+
+    SQLite has no row locks (its transactions run one at a time): there it simply waits.
+    """
+    if connection.vendor != "postgresql":
+        return lock_routing()
+    row = ServiceSettings.objects.select_for_update(skip_locked=True)
+    found = row.filter(pk=ServiceSettings.SINGLETON_PK).first()
+    if (
+        found is None
+        and not ServiceSettings.objects.filter(pk=ServiceSettings.SINGLETON_PK).exists()
+    ):
+        return lock_routing()  # first use: create the row
+    return found
+
+
+_GENERATION = "sessions_app_routing_generation"
+
+
+def routing_wanted() -> None:
+    """Say that routing may find work: the router that holds the lock will look again."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s)", [_GENERATION])
+
+
+def routing_generation() -> int:
+    """How often routing was wanted so far (not transactional: sees every request at once)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT last_value FROM {_GENERATION}")
+        return cursor.fetchone()[0]
 
 
 def lock_agent(agent_id: int) -> Agent:

@@ -22,7 +22,13 @@ from agents_app.models import Agent, AgentStatus, ServiceMode, ServiceSettings
 
 from . import push, selectors
 from .errors import Conflict, Invalid, NotFound
-from .locks import lock_routing, lock_session, lock_standing_offer
+from .locks import (
+    lock_session,
+    lock_standing_offer,
+    routing_generation,
+    routing_wanted,
+    try_lock_routing,
+)
 from .models import (
     ChatSession,
     EndReason,
@@ -296,19 +302,33 @@ def _announce_assigned(sessions: list[ChatSession]) -> None:
 
 
 def _requeue_locked(sessions: list[ChatSession]) -> None:
-    """Locked sessions go back to the queue; routing is tried for them at once, oldest first."""
+    """Locked sessions go back to the queue; routing is tried for them at once, oldest first.
+
+    Only if the routing lock is free: this transaction holds session locks, and a router that
+    waits while holding them stalls everyone who wants those sessions. Otherwise they wait in
+    the queue until this commits, and the drain after it routes them (that drain says routing
+    is wanted: before the commit, a router could see neither these sessions nor the room
+    their offers free).
+    """
     sessions = sorted(sessions, key=lambda s: (s.created_at, s.pk))
     for session in sessions:
         session.state = SessionState.QUEUED
-    cfg = lock_routing()
-    candidates = _Candidates.load_locked(cfg)
-    routed = {s.pk for s in _route_locked(sessions, candidates, timezone.now())}
+    cfg = try_lock_routing()
+    routed: set = set()
+    if cfg is not None:
+        candidates = _Candidates.load_locked(cfg)
+        routed = {s.pk for s in _route_locked(sessions, candidates, timezone.now())}
     waiting = [s.pk for s in sessions if s.pk not in routed]
     if waiting:
         # Written once: routed ones were saved by _route_locked with their new state.
         ChatSession.objects.filter(pk__in=waiting).update(state=SessionState.QUEUED)
-        _after_commit(_push_queue_positions)
+    # After commit, in this order: route who waits (and into the slots the offers freed),
+    # record why any still wait if no router looked at them here, tell them their place.
     _drain_after_commit()
+    if waiting and cfg is None:
+        _after_commit(_audit_requeued, waiting)
+    if waiting:
+        _after_commit(_push_queue_positions)
 
 
 def _push_queue_positions(limit: int = DRAIN_BATCH) -> None:
@@ -338,42 +358,78 @@ def session_create(*, customer_name: str, message: str | None = None) -> tuple[C
         if body:
             Message.objects.create(session=session, sender=Sender.CUSTOMER, body=body)
     # Routing takes the queue in creation order, so a newcomer never jumps the line.
-    queue_drain()
-    session.refresh_from_db()
-    if session.state == SessionState.QUEUED:
+    _, routed_here = _queue_drain()
+    session = selectors.session_get(session.pk)
+    if session.state == SessionState.QUEUED and routed_here:
+        # We routed and found no room: say why. (If someone else was routing, it goes on and
+        # routes this one too; no verdict to record yet.)
         _audit_queued(session)
     return session, token
 
 
-def _audit_queued(session: ChatSession) -> None:
-    """Record why a new session waits: the drain found no free agent (read without locks)."""
+def _audit_queued(*sessions: ChatSession) -> None:
+    """Record why sessions wait: the drain found no free agent (read without locks)."""
     candidates = _Candidates.load_locked(selectors.service_settings())
-    agent, decision = candidates.choose(session)
-    if agent is None:
-        SessionEvent.objects.create(session=session, kind="routing.queued", data=decision)
+    events = []
+    for session in sessions:
+        agent, decision = candidates.choose(session)
+        if agent is None:
+            events.append(SessionEvent(session=session, kind="routing.queued", data=decision))
+    _events_save(events)
 
 
-def queue_drain(*, max_rounds: int = 50) -> int:
-    """Route queued sessions, oldest first, while any eligible agent has room. Returns how many."""
-    routed = 0
+def _audit_requeued(session_ids: list) -> None:
+    """After the drain: those of the requeued sessions that still wait, and why."""
+    waiting = list(ChatSession.objects.filter(pk__in=session_ids, state=SessionState.QUEUED))
+    if waiting:
+        _audit_queued(*waiting)
+
+
+def queue_drain(*, max_rounds: int = 20) -> int:
+    """Route queued sessions, oldest first, while any eligible agent has room. Returns how many.
+
+    One router at a time, and nobody waits for it. Whoever finds the routing lock taken leaves
+    at once: it has bumped the routing generation first, and the holder looks again after each
+    pass if the generation moved, so what was queued or freed meanwhile is routed by the
+    holder. (Waiting for the lock instead made a convoy under load: every create, end and
+    expiry queued behind one holder, each holding a connection and a thread.)
+    """
+    return _queue_drain(max_rounds=max_rounds)[0]
+
+
+def _queue_drain(*, max_rounds: int = 20) -> tuple[int, bool]:
+    """queue_drain; also whether this call held the routing lock for at least one pass."""
     # Every insert into the queue is followed by a drain, so a miss here is never lost.
     if not selectors.queued_sessions().exists():
-        return 0
-    for _ in range(max_rounds):
-        done, skipped, left = _drain_once()
+        return 0, False
+    routing_wanted()
+    routed = 0
+    for passes in range(max_rounds):
+        outcome = _drain_once()
+        if outcome is None:
+            return routed, passes > 0  # someone else routes, and will look again
+        done, generation, retry = outcome
         routed += done
-        if not (skipped and left):
-            break
-    return routed
+        if not retry and routing_generation() == generation:
+            return routed, True
+    # Still more to do: a worker carries on, so the request that got here can answer.
+    from .tasks import queue_drain_task
+
+    queue_drain_task.delay()
+    return routed, True
 
 
-def _drain_once() -> tuple[int, bool, bool]:
+def _drain_once() -> tuple[int, int, bool] | None:
+    """One routing pass under the routing lock: (routed, generation seen, retry at once)."""
     with transaction.atomic():
-        cfg = lock_routing()
+        cfg = try_lock_routing()
+        if cfg is None:
+            return None
+        generation = routing_generation()
         candidates = _Candidates.load_locked(cfg)
         slots = candidates.free_slots()
         if slots == 0:
-            return 0, False, False
+            return 0, generation, False
         # After the routing lock, sessions are taken only with SKIP LOCKED: no waiting, no
         # deadlock. A session someone else holds is retried in the next round.
         batch = list(
@@ -381,12 +437,13 @@ def _drain_once() -> tuple[int, bool, bool]:
             .filter(state=SessionState.QUEUED)
             .order_by("created_at", "pk")[: min(slots, DRAIN_BATCH)]
         )
-        queued_total = selectors.queued_sessions().count()
         routed = len(_route_locked(batch, candidates, timezone.now()))
         if routed:
             _after_commit(_push_queue_positions)
-        skipped = queued_total > len(batch)
-        return routed, skipped, candidates.free_slots() > 0
+        # Room left and sessions still queued (past a full batch, or held by someone when we
+        # looked, as a customer writing): go again. Any queued session fits any free room.
+        retry = candidates.free_slots() > 0 and selectors.queued_sessions().exists()
+        return routed, generation, retry
 
 
 # --- offers ------------------------------------------------------------------------------------

@@ -59,6 +59,12 @@ def session_idle_end_task(session_id: str, deadline: str) -> bool:
 
 
 @shared_task(ignore_result=True)
+def queue_drain_task() -> int:
+    """Carry on routing that a request left after its rounds (see services.queue_drain)."""
+    return services.queue_drain()
+
+
+@shared_task(ignore_result=True)
 def timers_sweep_task() -> dict:
     found = services.timers_sweep()
     if any(found.values()):

@@ -148,3 +148,84 @@ def test_accept_expire_and_end_racing_on_one_offer_have_exactly_one_winner(
     offered, other = make_agent(status="offline"), make_agent(status="offline")
     outcomes = Counter(_race_once(offered, other) for _ in range(10))
     print("race winners over 10 rounds:", dict(outcomes))
+
+
+def start_router() -> tuple[threading.Thread, list]:
+    """`queue_drain` on a thread named "router" (the tests pause it by name); what it routed."""
+    routed: list = []
+
+    def router():
+        try:
+            routed.append(services.queue_drain())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=router, name="router")
+    thread.start()
+    return thread, routed
+
+
+def test_a_create_that_finds_routing_busy_is_routed_by_the_router_that_holds_the_lock(
+    manual, make_agent, monkeypatch
+):
+    # Given an agent with room, and a router paused mid-pass with the routing lock held, its
+    # batch (one earlier session) already taken
+    agent = make_agent(max_sessions=5)
+    earlier = ChatSession.objects.create(customer_name="Earlier", customer_token_hash="x")
+    paused, resume = threading.Event(), threading.Event()
+    route_locked = services._route_locked
+
+    def route_slowly(sessions, candidates, now):
+        if threading.current_thread().name == "router":
+            paused.set()
+            assert resume.wait(30)
+        return route_locked(sessions, candidates, now)
+
+    monkeypatch.setattr(services, "_route_locked", route_slowly)
+    thread, routed = start_router()
+    assert paused.wait(10)
+    # When a customer creates a chat meanwhile: it does not wait for the lock
+    started = time.monotonic()
+    session, _ = services.session_create(customer_name="Later", message="Hi")
+    assert time.monotonic() - started < 5
+    assert session.state == SessionState.QUEUED
+    # Then the router, once it lets go, sees that routing was wanted and routes that one too
+    resume.set()
+    thread.join(30)
+    assert routed == [2]
+    for pk in (earlier.pk, session.pk):
+        assert selectors.session_get(pk).state == SessionState.OFFERED
+        assert Offer.objects.get(session_id=pk, outcome="").agent_id == agent.pk
+
+
+def test_room_freed_while_a_router_holds_the_lock_is_used_by_that_router(
+    auto, make_agent, monkeypatch
+):
+    # Given an agent of capacity 1 serving one chat, a second chat queued, and a router that
+    # has just counted no free room and still holds the routing lock
+    agent = make_agent(max_sessions=1)
+    serving, _ = services.session_create(customer_name="Serving", message="Hi")
+    waiting, _ = services.session_create(customer_name="Waiting", message="Hi")
+    assert waiting.state == SessionState.QUEUED
+    paused, resume = threading.Event(), threading.Event()
+    load_locked = services._Candidates.load_locked
+
+    def load_then_pause(cfg):
+        found = load_locked(cfg)
+        if threading.current_thread().name == "router" and not paused.is_set():
+            paused.set()
+            assert resume.wait(30)
+        return found
+
+    monkeypatch.setattr(services._Candidates, "load_locked", staticmethod(load_then_pause))
+    thread, routed = start_router()
+    assert paused.wait(10)
+    # When the served chat ends meanwhile (its own drain finds the lock taken and leaves)
+    services.session_end(session_id=serving.pk, agent=agent, reason="agent_ended")
+    assert selectors.session_get(waiting.pk).state == SessionState.QUEUED
+    # Then the router, seeing that routing was wanted while it held the lock, goes round again
+    resume.set()
+    thread.join(30)
+    assert routed == [1]
+    session = selectors.session_get(waiting.pk)
+    assert session.state == SessionState.ACTIVE and session.agent_id == agent.pk
