@@ -107,6 +107,24 @@ if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
         os.environ.get("DATABASE_CONNECT_TIMEOUT", "3")
     )
+    # A pool per process: without it every request and every socket's database call opened a
+    # new connection (a PostgreSQL backend fork each), the largest single CPU cost under load.
+    # Connections are checked on checkout, so a restarted database costs no failed requests.
+    # Celery's prefork parent never opens the pool, so each child opens its own after the fork.
+    _pool_max = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "20"))
+    if _pool_max > 0:
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": min(_pool_max, int(os.environ.get("DATABASE_POOL_MIN_SIZE", "2"))),
+            "max_size": _pool_max,
+            # Waiting longer for a connection than this answers 503 (an OperationalError): a
+            # database that is down must not hold requests longer than a connect would.
+            "timeout": float(
+                os.environ.get(
+                    "DATABASE_POOL_TIMEOUT", os.environ.get("DATABASE_CONNECT_TIMEOUT", "3")
+                )
+            ),
+        }
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -135,21 +153,48 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # so two deployments or test runs can share one Redis server.
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "cc")
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            # redis-py's default 5 s read timeout equals channels-redis' blocking wait,
-            # which drops idle sockets with 1011 after 5 s (channels_redis#422).
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 10, "socket_connect_timeout": 5}],
-            "prefix": f"{REDIS_PREFIX}:asgi",
-            # Over capacity channels-redis drops messages silently; seq exposes what is lost.
-            "capacity": int(os.environ.get("CHANNEL_CAPACITY", "1000")),
-            "expiry": 60,
-            "group_expiry": 86400,
-        },
-    }
+# Per asyncio Redis pool of a process (channel layer, seq and presence clients of a daphne).
+# redis-py caps a pool at 100 connections and then raises MaxConnectionsError: a burst of
+# handshakes on a busy daphne crashed consumers, whose clients reconnected and made the next
+# burst bigger. Redis takes thousands.
+REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000"))
+_layer_host = {
+    "address": REDIS_URL,
+    # redis-py's default 5 s read timeout equals channels-redis' blocking wait,
+    # which drops idle sockets with 1011 after 5 s (channels_redis#422).
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "max_connections": REDIS_MAX_CONNECTIONS,
 }
+# "pubsub" (default): one PUBLISH per push, and a daphne reads every frame for all its sockets
+# from one subscription. "core": a sorted set per channel; each message received costs a
+# daphne four sequential Redis round trips, which capped a busy daphne at a few hundred
+# frames/s and put seconds between commit and frame under load (docs/performance.md).
+# Both deliver at most once; `seq` numbers let clients notice a loss either way.
+CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "pubsub")
+if CHANNEL_LAYER not in ("pubsub", "core"):
+    raise ImproperlyConfigured("CHANNEL_LAYER must be 'pubsub' or 'core'.")
+if CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "sessions_app.layer.BatchedPubSubChannelLayer",
+            "CONFIG": {"hosts": [_layer_host], "prefix": f"{REDIS_PREFIX}:asgi:"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [_layer_host],
+                "prefix": f"{REDIS_PREFIX}:asgi",
+                # Over capacity channels-redis drops messages silently; seq exposes the loss.
+                "capacity": int(os.environ.get("CHANNEL_CAPACITY", "1000")),
+                "expiry": 60,
+                "group_expiry": 86400,
+            },
+        }
+    }
 
 # Celery: timers run on their own queue so a backlog of other work never delays them.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
@@ -161,6 +206,7 @@ CELERY_TASK_ROUTES = {
     "sessions_app.tasks.offer_expire_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.session_idle_end_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.timers_sweep_task": {"queue": CELERY_TIMER_QUEUE},
+    "sessions_app.tasks.queue_drain_task": {"queue": CELERY_TIMER_QUEUE},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -234,6 +280,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
+        "OPTIONS": {"pool_class": "contactcenter.cache.SharedConnectionPool"},
     }
 }
 
