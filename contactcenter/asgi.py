@@ -8,23 +8,20 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from sessions_app.routing import websocket_urlpatterns  # noqa: E402
-from sessions_app.ws_auth import TokenAuthMiddleware  # noqa: E402
+from sessions_app.ws_auth import WebSocketAuth  # noqa: E402
 
 # daphne has no static file serving of its own: the workspace's JS, CSS and ringtone come from
 # STATICFILES_DIRS through Django's handler (a front proxy may serve STATIC_ROOT instead).
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_asgi_app),
-        # Origin checked against ALLOWED_HOSTS; then the session cookie, overridden by a token.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
+        # Origin checked against ALLOWED_HOSTS; then a token, or the session cookie (agents).
+        "websocket": AllowedHostsOriginValidator(WebSocketAuth(URLRouter(websocket_urlpatterns))),
     }
 )
 

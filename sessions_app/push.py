@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 EVENT_HANDLER = "push.event"  # consumers implement push_event()
 BATCH_MAX = 200  # events numbered and sent together when the queue has a backlog
-SEND_CONCURRENCY = 32  # group_sends in flight at once, well under the pool's 100 connections
+SEND_CONCURRENCY = 32  # group_sends in flight at once, well under REDIS_MAX_CONNECTIONS
 
 
 def _message(frames: list[dict]) -> dict:
@@ -116,8 +116,8 @@ class Publisher:
             frame["seq"] = seq
             by_group.setdefault(group, []).append(frame)
         # Groups are independent recipients: send to them concurrently; within one group the
-        # frames travel together, in seq order. Bounded: the layer's Redis pool holds at most
-        # 100 connections, and past that redis-py raises MaxConnectionsError (a lost batch).
+        # frames travel together, in seq order. Bounded: past its pool's size (redis-py's default
+        # was 100) the core layer raised MaxConnectionsError and lost the batch.
         limit = asyncio.Semaphore(SEND_CONCURRENCY)
 
         async def send(group: str, frames: list[dict]) -> None:
@@ -192,7 +192,9 @@ def async_redis():
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=5, max_connections=settings.REDIS_MAX_CONNECTIONS
+        )
         _async_clients[loop] = client
     return client
 
