@@ -232,8 +232,16 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--settle", type=float, default=15, help="seconds between faults")
     parser.add_argument("--json", default="")
+    parser.add_argument(
+        "--accept-timeout", type=int, default=4, help="seconds an offer stands (desk default 30)"
+    )
     args = parser.parse_args()
-    cfg = Config(duration=args.duration, rate=args.rate, agents=args.agents)
+    cfg = Config(
+        duration=args.duration,
+        rate=args.rate,
+        agents=args.agents,
+        accept_timeout=args.accept_timeout,
+    )
     with Topology() as topo:
         result = run_faults(cfg, topo, settle=args.settle)
     print_report(result)

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import subprocess
 import sys
@@ -108,6 +109,7 @@ class Stats:
         self.t0 = time.monotonic()
         self.sessions: dict[str, Track] = {}
         self.offer_latency: list[float] = []  # POST sent -> session.offered received
+        self.create_rtt: list[float] = []  # POST /api/sessions/ sent -> its 201 received
         self.offer_push: list[float] = []  # commit (published_at) -> session.offered received
         self.message_latency: list[float] = []  # message sent -> message.created received
         self.message_push: list[float] = []  # commit -> message.created received
@@ -358,13 +360,43 @@ class AgentClient:
             await self.sock.command({"type": "session.end", "session_id": sid})
 
 
+class HttpShards:
+    """Several small httpx clients used in turn, as one.
+
+    One client with a pool of 200 connections spent 70 % of this process's CPU in httpcore
+    checking every pooled connection on every request (py-spy): the load client, not the
+    desk, was what made POST /api/sessions/ take seconds.
+    """
+
+    def __init__(self, shards: int, timeout: float) -> None:
+        limits = httpx.Limits(max_connections=25, max_keepalive_connections=25)
+        self.clients = [httpx.AsyncClient(timeout=timeout, limits=limits) for _ in range(shards)]
+        self.turn = 0
+
+    async def __aenter__(self) -> "HttpShards":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.gather(*(client.aclose() for client in self.clients))
+
+    def _next(self) -> httpx.AsyncClient:
+        self.turn = (self.turn + 1) % len(self.clients)
+        return self.clients[self.turn]
+
+    async def get(self, url: str, **kwargs) -> httpx.Response:
+        return await self._next().get(url, **kwargs)
+
+    async def post(self, url: str, **kwargs) -> httpx.Response:
+        return await self._next().post(url, **kwargs)
+
+
 class Run:
     def __init__(self, cfg: Config, urls: list[str], redis_url: str):
         self.cfg, self.urls, self.redis_url = cfg, urls, redis_url
         self.stats = Stats()
         self.stopping = False
         self.customers: set[asyncio.Task] = set()
-        self.http: httpx.AsyncClient | None = None
+        self.http: HttpShards | None = None
         self.side: asyncio.Task | None = None
 
     # --- customers ---------------------------------------------------------------------------
@@ -391,6 +423,7 @@ class Run:
         )
         if response is None or response.status_code != 201:
             return
+        stats.create_rtt.append(time.monotonic() - created_sent)
         data = response.json()
         sid, token = data["id"], data["customer_token"]
         stats.created += 1
@@ -403,6 +436,7 @@ class Run:
         chat = Chat(sid=sid, token=token, plan=plan, track=track, sock=Socket(stats))
         talking = asyncio.get_running_loop().create_task(self.converse(chat))
         urls = self.urls[self.urls.index(base) :] + self.urls[: self.urls.index(base)]
+        failures = 0  # handshakes failed in a row
         for attempt in range(30):
             if talking.done():
                 break
@@ -415,6 +449,7 @@ class Run:
                 ) as ws:
                     chat.sock.ws = ws
                     chat.connected.set()
+                    failures = 0
                     reading = asyncio.get_running_loop().create_task(self.read(ws, chat))
                     await asyncio.wait({talking, reading}, return_when=asyncio.FIRST_COMPLETED)
                     reading.cancel()
@@ -423,10 +458,14 @@ class Run:
             except Exception as exc:  # noqa: BLE001 -- refused handshakes too: keep trying
                 if attempt == 0:
                     stats.errors[f"customer_connect_{type(exc).__name__}"] += 1
+                failures += 1
             chat.connected.clear()
             if not talking.done():
                 stats.errors["customer_reconnect"] += 1
-                await asyncio.sleep(0.3 + random.random() * 0.5)
+                # As the chat page does (live.js): exponential backoff capped at 15 s, with
+                # jitter. A fixed short pause made every busy moment a reconnect storm.
+                cap = min(15.0, 0.5 * 2**failures)
+                await asyncio.sleep(cap / 2 + random.random() * cap / 2)
         if not talking.done():
             stats.errors["customer_gave_up"] += 1
             talking.cancel()
@@ -519,11 +558,13 @@ class Run:
     # --- the bare channel layer, as the yardstick --------------------------------------------
 
     async def channel_rtt(self) -> None:
-        from channels_redis.core import RedisChannelLayer
+        # The same kind of layer the desk runs on (CHANNEL_LAYER, as in settings.py).
+        if os.environ.get("CHANNEL_LAYER", "pubsub") == "pubsub":
+            from channels_redis.pubsub import RedisPubSubChannelLayer as Layer
+        else:
+            from channels_redis.core import RedisChannelLayer as Layer
 
-        layer = RedisChannelLayer(
-            hosts=[{"address": self.redis_url, "socket_timeout": 10}], prefix="ccbench-rtt"
-        )
+        layer = Layer(hosts=[{"address": self.redis_url, "socket_timeout": 10}], prefix="ccrtt")
         channel = await layer.new_channel()
         while not self.stopping:
             start = time.perf_counter()
@@ -555,8 +596,7 @@ class Run:
 
     async def go(self, agents: list[dict], during=None) -> None:
         """Connect agents, run arrivals for the duration (with `during` alongside), drain."""
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        async with httpx.AsyncClient(timeout=15, limits=limits) as http:
+        async with HttpShards(shards=8, timeout=15) as http:
             self.http = http
             clients = [
                 AgentClient(i, a["id"], a["token"], self.urls, self) for i, a in enumerate(agents)
@@ -605,6 +645,17 @@ def timer_lateness(topo: Topology, since: float) -> dict[str, list[float]]:
     for kind, late_ms in rows:
         found[kind].append(late_ms / 1000)
     return found
+
+
+def routing_delay(topo: Topology, since: float) -> list[float]:
+    """Server side only: a session's creation to its first offer (or assignment), from the rows."""
+    rows = topo.psql(
+        "select extract(epoch from min(e.created_at) - s.created_at) "
+        "from sessions_app_chatsession s join sessions_app_sessionevent e on e.session_id = s.id "
+        "where e.kind in ('offer.made', 'session.assigned') "
+        f"and s.created_at >= to_timestamp({since}) group by s.id, s.created_at"
+    )
+    return [float(row[0]) for row in rows]
 
 
 def check_invariants(topo: Topology) -> tuple[int, str]:
@@ -658,6 +709,8 @@ def report(run: Run, topo: Topology, since: float) -> dict:
         "messages_per_s": stats.messages_sent / seconds,
         "offer_latency": stats.offer_latency,
         "offer_push": stats.offer_push,
+        "routing_delay": routing_delay(topo, since),
+        "create_rtt": stats.create_rtt,
         "message_latency": stats.message_latency,
         "message_push": stats.message_push,
         "channel_rtt": stats.channel_rtt,
@@ -685,6 +738,8 @@ def print_report(result: dict) -> None:
     rows = [
         ("offer: POST -> agent frame", "offer_latency"),
         ("offer: commit -> agent frame", "offer_push"),
+        ("offer: created -> offered (rows)", "routing_delay"),
+        ("create: POST -> 201", "create_rtt"),
         ("message: send -> other side", "message_latency"),
         ("message: commit -> other side", "message_push"),
         ("bare channel layer round trip", "channel_rtt"),
@@ -725,14 +780,17 @@ def service_settings(cfg: Config) -> dict:
 
 
 def profile(topo: Topology, names: list[str], seconds: float) -> list:
-    """py-spy each named process (with its children) for `seconds`; raw stacks in the logs."""
+    """py-spy each named process (with its children) for `seconds`; raw stacks in the logs.
+
+    Only threads holding the GIL are sampled, so the shares are of CPU, not of waiting.
+    """
     procs = []
     for name in names:
         out = topo.logs / f"profile-{name}.txt"
         argv = [
             str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
             str(topo.procs[name].pid), "--duration", str(int(seconds)), "--rate", "50",
-            "--format", "raw", "--subprocesses", "--nonblocking", "--output", str(out),
+            "--format", "raw", "--subprocesses", "--nonblocking", "--gil", "--output", str(out),
         ]  # fmt: skip
         procs.append((name, out, subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                                   stderr=subprocess.STDOUT)))  # fmt: skip
@@ -789,6 +847,10 @@ def run_load(cfg: Config, topo: Topology, during=None) -> dict:
             for path in sorted(topo.logs.glob("profile-*.txt"))
             if path.stat().st_size
         )
+        if not topo.pg_url:
+            result["profile"] += (
+                "\ndatabase: total ms | calls | mean ms | statement\n" + topo.top_statements()
+            )
     result["run"] = run
     return result
 
@@ -799,6 +861,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20, help="new sessions per second")
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--expire-ratio", type=float, default=0.05)
+    parser.add_argument(
+        "--accept-timeout", type=int, default=4, help="seconds an offer stands (desk default 30)"
+    )
     parser.add_argument("--urls", default="", help="comma-separated daphne URLs to use")
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--database-url", default="")
@@ -810,6 +875,7 @@ def main() -> None:
         rate=args.rate,
         agents=args.agents,
         expire_ratio=args.expire_ratio,
+        accept_timeout=args.accept_timeout,
         profile=args.profile,
     )
     if args.urls:

@@ -113,7 +113,7 @@ class Proc:
 class Topology:
     daphnes: int = 2
     workers: int = 2
-    worker_concurrency: int = 2
+    worker_concurrency: int = 4
     beat: bool = True
     pg_url: str = ""  # empty: run our own PostgreSQL cluster
     sweep_seconds: float = 2.0
@@ -255,6 +255,9 @@ class Topology:
             "log_lock_waits=on",
             "-c",
             "deadlock_timeout=100ms",
+            # Which statements the database spends its time on (load.py --profile prints them).
+            "-c",
+            "shared_preload_libraries=pg_stat_statements",
         ]
         proc = self.procs["postgres"] = Proc(
             "postgres", argv, dict(os.environ), self.logs, "postgres"
@@ -276,6 +279,26 @@ class Topology:
             check=True,
             capture_output=True,
         )  # fmt: skip
+        self.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    def top_statements(self, n: int = 12) -> str:
+        """The statements PostgreSQL spent most time executing, with calls and mean ms."""
+        rows = self.psql(
+            "SELECT round(total_exec_time)::int, calls, round(mean_exec_time::numeric, 2),"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements"
+            f" ORDER BY total_exec_time DESC LIMIT {int(n)}"
+        )
+        rows += [("--- most frequent ---", "", "", "")] + self.psql(
+            "SELECT round(total_exec_time)::int, calls, round(mean_exec_time::numeric, 2),"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements"
+            f" ORDER BY calls DESC LIMIT {int(n) * 2}"
+        )
+        totals = self.psql(
+            "SELECT (SELECT sum(calls) FROM pg_stat_statements), sessions, xact_commit,"
+            " xact_rollback FROM pg_stat_database WHERE datname = 'cc'"
+        )[0]
+        head = "statements {} | connections opened {} | commits {} | rollbacks {}".format(*totals)
+        return "\n".join([head] + [" | ".join(str(v) for v in row) for row in rows])
 
     # --- the app -----------------------------------------------------------------------------
 
@@ -405,7 +428,8 @@ class Topology:
         import psycopg
 
         with psycopg.connect(self.database_url.replace("postgres://", "postgresql://")) as conn:
-            return list(conn.execute(sql))
+            cursor = conn.execute(sql)
+            return list(cursor) if cursor.description else []
 
 
 SEED_SCRIPT = """
