@@ -62,7 +62,9 @@ class Config:
     rate: float = 20.0  # new sessions per second
     agents: int = 200
     max_sessions: int = 5
-    exchanges: tuple[int, int] = (2, 4)  # customer message + agent reply, per session
+    # Customer message + agent reply, per session, after the first message: 1-3 makes about 5
+    # messages a session, the issue's 100 messages/s at 20 sessions/s.
+    exchanges: tuple[int, int] = (1, 3)
     think: tuple[float, float] = (0.3, 1.2)
     accept_delay: tuple[float, float] = (0.1, 1.5)
     expire_ratio: float = 0.05  # offers an agent lets run out
@@ -123,6 +125,7 @@ class Stats:
         self.served_twice: set[str] = set()
         self.early_offers: dict[str, float] = {}
         self.window: tuple[float, float] = (0.0, 0.0)
+        self.cpu: dict[str, float] = {}  # CPU seconds each process used within the window
 
     def push_delay(self, frame: dict, into: list[float]) -> None:
         published = frame.get("published_at")
@@ -398,6 +401,7 @@ class Run:
         self.customers: set[asyncio.Task] = set()
         self.http: HttpShards | None = None
         self.side: asyncio.Task | None = None
+        self.cpu_probe = dict  # run_load() sets one that reads /proc
 
     # --- customers ---------------------------------------------------------------------------
 
@@ -615,11 +619,16 @@ class Run:
             self.agent_clients = clients
             rtt = asyncio.get_running_loop().create_task(self.channel_rtt())
             start = time.monotonic()
+            cpu_before = self.cpu_probe()
             until = start + self.cfg.duration
             side = asyncio.get_running_loop().create_task(during(self)) if during else None
             self.side = side
             await self.arrivals(until)
             self.stats.window = (start, time.monotonic())
+            cpu_after = self.cpu_probe()
+            self.stats.cpu = {
+                name: used - cpu_before.get(name, 0.0) for name, used in cpu_after.items()
+            }
             if side is not None:
                 await side  # raises what the fault driver raised
             if self.customers:
@@ -722,6 +731,7 @@ def report(run: Run, topo: Topology, since: float) -> dict:
         "served_twice": sorted(stats.served_twice | set(served_twice_in_db(topo))),
         "lost": sessions_not_found(topo, stats),
         "daphne_peak_rss_mb": daphne_rss,
+        "cpu_percent": {name: 100 * used / seconds for name, used in stats.cpu.items()},
         "invariants_status": invariants_status,
         "invariants": invariants_text,
         "status": dict(stats.status),
@@ -766,6 +776,10 @@ def print_report(result: dict) -> None:
     print("agent outcomes     " + json.dumps(result["status"], sort_keys=True))
     for name, rss in result["daphne_peak_rss_mb"].items():
         print(f"peak RSS {name:9s} {rss:.0f} MB" if rss else f"peak RSS {name}: n/a")
+    cpu = result["cpu_percent"]
+    if cpu:
+        shares = ", ".join(f"{name} {share:.0f}" for name, share in sorted(cpu.items()))
+        print(f"CPU % of one core  {shares} (total {sum(cpu.values()):.0f} of {os.cpu_count()}00)")
     print(f"check_invariants   exit {result['invariants_status']}: {result['invariants']}")
 
 
@@ -820,10 +834,21 @@ def summarize_profile(path: Path, top: int = 12) -> str:
     return "\n".join(lines)
 
 
+def cpu_probe(topo: Topology):
+    """CPU seconds so far of every process of the topology and of this load client."""
+
+    def probe() -> dict[str, float]:
+        own = os.times()
+        return {**topo.cpu_seconds(), "load client": own.user + own.system}
+
+    return probe
+
+
 def run_load(cfg: Config, topo: Topology, during=None) -> dict:
     seeded = topo.seed(agents=cfg.agents, settings=service_settings(cfg))
     since = time.time()
     run = Run(cfg, topo.urls, topo.redis_url)
+    run.cpu_probe = cpu_probe(topo)
     if cfg.profile:
         # Sample in the middle of the run, once the agents are on and the load is steady.
         async def profiled(run: Run) -> None:
@@ -855,6 +880,18 @@ def run_load(cfg: Config, topo: Topology, during=None) -> dict:
     return result
 
 
+def span(text: str) -> tuple[int, int]:
+    """MIN-MAX, as for --exchanges."""
+    low, _, high = text.partition("-")
+    try:
+        pair = (int(low), int(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX, got {text!r}") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, got {text!r}")
+    return pair
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=120)
@@ -863,6 +900,12 @@ def main() -> None:
     parser.add_argument("--expire-ratio", type=float, default=0.05)
     parser.add_argument(
         "--accept-timeout", type=int, default=4, help="seconds an offer stands (desk default 30)"
+    )
+    parser.add_argument(
+        "--exchanges",
+        type=span,
+        default=(1, 3),
+        help="customer message + agent reply pairs per session, as MIN-MAX (2-4: ~140 msgs/s)",
     )
     parser.add_argument("--urls", default="", help="comma-separated daphne URLs to use")
     parser.add_argument("--redis-url", default="")
@@ -875,6 +918,7 @@ def main() -> None:
         rate=args.rate,
         agents=args.agents,
         expire_ratio=args.expire_ratio,
+        exchanges=args.exchanges,
         accept_timeout=args.accept_timeout,
         profile=args.profile,
     )

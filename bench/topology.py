@@ -109,6 +109,32 @@ class Proc:
         return None
 
 
+def cpu_seconds_by_tree(roots: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each root's live process tree."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command name (field 2) may hold spaces: split after its closing parenthesis.
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    totals = dict.fromkeys(roots, 0.0)
+    for pid, seconds in used.items():
+        node = pid
+        while node > 1 and node not in totals:
+            node = parent.get(node, 0)
+        if node in totals:
+            totals[node] += seconds
+    return totals
+
+
 @dataclass
 class Topology:
     daphnes: int = 2
@@ -119,6 +145,11 @@ class Topology:
     sweep_seconds: float = 2.0
     extra_env: dict = field(default_factory=dict)
     keep_dir: bool = False
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each process this topology started (with its children)."""
+        named = {proc.pid: name for name, proc in self.procs.items() if proc.alive()}
+        return {named[pid]: used for pid, used in cpu_seconds_by_tree(list(named)).items()}
 
     def __post_init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="cc-topology-"))
