@@ -22,6 +22,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -116,6 +117,9 @@ class Stats:
         self.message_latency: list[float] = []  # message sent -> message.created received
         self.message_push: list[float] = []  # commit -> message.created received
         self.channel_rtt: list[float] = []  # bare channel layer send -> receive
+        # Every push split at the daphne's send (its frame's `ts`): where the time went.
+        self.push_to_daphne: list[float] = []  # commit -> the consumer sends the frame
+        self.daphne_to_client: list[float] = []  # the consumer sends it -> it arrives here
         self.errors: Counter = Counter()
         self.status: Counter = Counter()
         self.messages_sent = 0
@@ -129,8 +133,17 @@ class Stats:
 
     def push_delay(self, frame: dict, into: list[float]) -> None:
         published = frame.get("published_at")
-        if isinstance(published, int | float):
-            into.append(max(0.0, time.time() - published))
+        if not isinstance(published, int | float):
+            return
+        now = time.time()
+        into.append(max(0.0, now - published))
+        try:
+            sent = datetime.fromisoformat(frame["ts"].replace("Z", "+00:00")).timestamp()
+        except (KeyError, AttributeError, ValueError):
+            return
+        # `ts` has millisecond resolution: both halves are within 1 ms.
+        self.push_to_daphne.append(max(0.0, sent - published))
+        self.daphne_to_client.append(max(0.0, now - sent))
 
 
 GAP_GRACE = 1.0  # seconds a seq hole may stay open before it counts as a lost event
@@ -723,6 +736,8 @@ def report(run: Run, topo: Topology, since: float) -> dict:
         "message_latency": stats.message_latency,
         "message_push": stats.message_push,
         "channel_rtt": stats.channel_rtt,
+        "push_to_daphne": stats.push_to_daphne,
+        "daphne_to_client": stats.daphne_to_client,
         "timer_lateness": all_late,
         "timer_lateness_by_kind": dict(lateness),
         "errors": dict(stats.errors),
@@ -752,6 +767,8 @@ def print_report(result: dict) -> None:
         ("create: POST -> 201", "create_rtt"),
         ("message: send -> other side", "message_latency"),
         ("message: commit -> other side", "message_push"),
+        ("  push: commit -> daphne sends", "push_to_daphne"),
+        ("  push: daphne sends -> client", "daphne_to_client"),
         ("bare channel layer round trip", "channel_rtt"),
         ("timer lateness (all timers)", "timer_lateness"),
     ]

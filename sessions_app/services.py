@@ -59,6 +59,17 @@ def _after_commit(func, *args, **kwargs) -> None:
     transaction.on_commit(after_commit)
 
 
+def _publish_after_commit(*events: tuple[str, str, dict]) -> None:
+    """Publish (group, type, payload) events together, in order, once the transaction commits."""
+
+    def publish_all() -> None:
+        with push.batch():
+            for group, event_type, payload in events:
+                push.publish(group, event_type, **payload)
+
+    _after_commit(publish_all)
+
+
 def _event(session: ChatSession, kind: str, agent: Agent | None = None, **data) -> None:
     _events_save([SessionEvent(session=session, kind=kind, agent=agent, data=data)])
 
@@ -282,23 +293,25 @@ def _announce_offers(offers: list[Offer], firsts: dict) -> None:
                     producer=producer,
                     queue=settings.CELERY_TIMER_QUEUE,
                 )
-    for offer in offers:
-        data = selectors.session_dict(offer.session, offer=offer)
-        payload = {
-            "id": str(offer.pk),
-            "expires_at": selectors.iso(offer.expires_at),
-            "countdown_seconds": offer.timeout_seconds,
-        }
-        push.to_customer(offer.session_id, "session.updated", session=data)
-        data["first_message"] = firsts.get(offer.session_id)
-        push.to_agent(offer.agent_id, "session.offered", session=data, offer=payload)
+    with push.batch():
+        for offer in offers:
+            data = selectors.session_dict(offer.session, offer=offer)
+            payload = {
+                "id": str(offer.pk),
+                "expires_at": selectors.iso(offer.expires_at),
+                "countdown_seconds": offer.timeout_seconds,
+            }
+            push.to_customer(offer.session_id, "session.updated", session=data)
+            data["first_message"] = firsts.get(offer.session_id)
+            push.to_agent(offer.agent_id, "session.offered", session=data, offer=payload)
 
 
 def _announce_assigned(sessions: list[ChatSession]) -> None:
-    for session in sessions:
-        data = selectors.session_dict(session)
-        push.to_agent(session.agent_id, "session.assigned", session=data)
-        push.to_customer(session.pk, "session.updated", session=data)
+    with push.batch():
+        for session in sessions:
+            data = selectors.session_dict(session)
+            push.to_agent(session.agent_id, "session.assigned", session=data)
+            push.to_customer(session.pk, "session.updated", session=data)
 
 
 def _requeue_locked(sessions: list[ChatSession]) -> None:
@@ -333,9 +346,10 @@ def _requeue_locked(sessions: list[ChatSession]) -> None:
 
 def _push_queue_positions(limit: int = DRAIN_BATCH) -> None:
     """Tell queued customers their new place in line."""
-    for position, session in enumerate(selectors.queued_sessions(limit), start=1):
-        data = selectors.session_dict(session, position=position)
-        push.to_customer(session.pk, "session.updated", session=data)
+    with push.batch():
+        for position, session in enumerate(selectors.queued_sessions(limit), start=1):
+            data = selectors.session_dict(session, position=position)
+            push.to_customer(session.pk, "session.updated", session=data)
 
 
 # --- create and allocate -----------------------------------------------------------------------
@@ -470,8 +484,10 @@ def offer_accept(*, session_id: UUID | str, agent: Agent) -> ChatSession:
             session.save(update_fields=["state", "agent", "accepted_at", "last_activity_at"])
             _event(session, "offer.accepted", agent=agent, offer_id=offer.pk)
             data = selectors.session_dict(session)
-            _after_commit(push.to_agent, agent.pk, "session.assigned", session=data)
-            _after_commit(push.to_customer, session.pk, "session.updated", session=data)
+            _publish_after_commit(
+                (push.agent_group(agent.pk), "session.assigned", {"session": data}),
+                (push.customer_group(session.pk), "session.updated", {"session": data}),
+            )
             return session
         _refuse_accept(session, offer, agent)
 
@@ -608,15 +624,16 @@ def _offers_resolve_locked(
 
 
 def _announce_offers_gone(offers: list[Offer], outcome: str) -> None:
-    reason = "expired" if outcome == OfferOutcome.EXPIRED else "withdrawn"
-    for offer in offers:
-        push.to_agent(
-            offer.agent_id,
-            "session.offer_expired",
-            session_id=str(offer.session_id),
-            offer_id=str(offer.pk),
-            reason=reason,
-        )
+    with push.batch():
+        reason = "expired" if outcome == OfferOutcome.EXPIRED else "withdrawn"
+        for offer in offers:
+            push.to_agent(
+                offer.agent_id,
+                "session.offer_expired",
+                session_id=str(offer.session_id),
+                offer_id=str(offer.pk),
+                reason=reason,
+            )
 
 
 def offers_withdraw_for_agent(*, agent_id: int) -> int:
@@ -697,10 +714,12 @@ def _check_agent_sees(session: ChatSession, agent: Agent | None) -> None:
 
 def _push_message(session: ChatSession, message: Message) -> None:
     data = selectors.message_dict(message)
+    events = []
     if session.state == SessionState.ACTIVE and session.agent_id:
-        _after_commit(push.to_agent, session.agent_id, "message.created", message=data)
+        events.append((push.agent_group(session.agent_id), "message.created", {"message": data}))
     if message.sender != Sender.CUSTOMER:
-        _after_commit(push.to_customer, session.pk, "message.created", message=data)
+        events.append((push.customer_group(session.pk), "message.created", {"message": data}))
+    _publish_after_commit(*events)
 
 
 def session_idle_end(*, session_id: UUID | str, deadline: datetime | None = None) -> bool:
@@ -782,22 +801,23 @@ def _end_locked(
     )
     _event(session, "session.ended", agent=by_agent, reason=reason, previous_state=previous)
     ended = {"session_id": str(session.pk), "reason": reason}
+    events = []
     if offer is not None:
-        _after_commit(
-            push.to_agent,
-            offer.agent_id,
-            "session.offer_expired",
-            session_id=str(session.pk),
-            offer_id=str(offer.pk),
-            reason="session_ended",
+        gone = {"session_id": str(session.pk), "offer_id": str(offer.pk)}
+        events.append(
+            (
+                push.agent_group(offer.agent_id),
+                "session.offer_expired",
+                {**gone, "reason": "session_ended"},
+            )
         )
     elif session.agent_id is not None:
-        _after_commit(push.to_agent, session.agent_id, "session.ended", **ended)
+        events.append((push.agent_group(session.agent_id), "session.ended", ended))
     customer = dict(ended, session=selectors.session_dict(session))
     if reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
         customer["notice"] = notice
-    # The payload has its own `session_id`, so publish to the group directly.
-    _after_commit(push.publish, push.customer_group(session.pk), "session.ended", **customer)
+    events.append((push.customer_group(session.pk), "session.ended", customer))
+    _publish_after_commit(*events)
     if previous in (SessionState.OFFERED, SessionState.ACTIVE):
         _drain_after_commit()
     elif previous == SessionState.QUEUED:

@@ -4,10 +4,27 @@ import asyncio
 import json
 
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 
 from contactcenter.asgi import application
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+async def in_thread(func, *args, **kwargs):
+    """Run sync database code off the loop, and give its connection back to the pool after.
+
+    A thread that ends holding a pooled connection never returns it: enough of those and a
+    later test cannot connect at all.
+    """
+
+    def call():
+        try:
+            return func(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(call)
 
 
 class Client:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from sessions_app import services
 from sessions_app.models import ChatSession
-from tests.ws.helpers import Client
+from tests.ws.helpers import Client, in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,11 +103,11 @@ def test_idle_end_sends_the_notice_then_the_end(service_settings, make_agent):
         # Overdue only once the customer is listening. The beat sweep, if a test earlier in
         # the session started it, may end the chat before our own call does: either way the
         # customer must see the notice and then the end, once.
-        await asyncio.to_thread(
+        await in_thread(
             ChatSession.objects.filter(pk=session.pk).update,
             idle_deadline=timezone.now() - timedelta(seconds=1),
         )
-        await asyncio.to_thread(services.session_idle_end, session_id=session.pk)
+        await in_thread(services.session_idle_end, session_id=session.pk)
         note = await ws.expect("message.created")
         assert (note["message"]["sender"], note["message"]["body"]) == (
             "system",

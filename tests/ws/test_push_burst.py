@@ -23,8 +23,9 @@ def test_burst_to_300_recipients_is_delivered_to_each_with_no_failed_batch():
 
         # When one process publishes an event to every one of them in a single burst
         def publish_all() -> bool:
-            for group in groups:
-                push.publish(group, "burst.test", recipient=group)
+            with push.batch():
+                for group in groups:
+                    push.publish(group, "burst.test", recipient=group)
             return push.flush(30)
 
         assert await asyncio.to_thread(publish_all)
