@@ -49,6 +49,15 @@ def _count_dropped(n: int) -> None:
         log.debug("could not count dropped pushes", exc_info=True)
 
 
+def _numbered(batch: list[tuple[str, dict]], seqs: list[int]) -> dict[str, list[dict]]:
+    """Stamp each frame with its seq; group -> its frames, in seq order."""
+    by_group: dict[str, list[dict]] = {}
+    for (group, frame), seq in zip(batch, seqs, strict=True):
+        frame["seq"] = seq
+        by_group.setdefault(group, []).append(frame)
+    return by_group
+
+
 def agent_group(agent_id: int | str) -> str:
     return f"agent.{agent_id}"
 
@@ -117,11 +126,7 @@ class Publisher:
         pipe = self._redis.pipeline(transaction=False)
         for group, _frame in batch:
             pipe.incr(seq_key(group))
-        seqs = await pipe.execute()
-        by_group: dict[str, list[dict]] = {}
-        for (group, frame), seq in zip(batch, seqs, strict=True):
-            frame["seq"] = seq
-            by_group.setdefault(group, []).append(frame)
+        by_group = _numbered(batch, await pipe.execute())
         # Groups are independent recipients: send to them concurrently; within one group the
         # frames travel together, in seq order. Bounded: past its pool's size (redis-py's default
         # was 100) the core layer raised MaxConnectionsError and lost the batch.
@@ -195,11 +200,7 @@ class SyncPublisher:
             pipe = self._redis.pipeline(transaction=False)
             for group, _frame in batch:
                 pipe.incr(seq_key(group))
-            seqs = pipe.execute()
-            by_group: dict[str, list[dict]] = {}
-            for (group, frame), seq in zip(batch, seqs, strict=True):
-                frame["seq"] = seq
-                by_group.setdefault(group, []).append(frame)
+            by_group = _numbered(batch, pipe.execute())
             pipe = self._redis.pipeline(transaction=False)
             for group, frames in by_group.items():
                 channel = f"{self._prefix}__group__{group}"

@@ -67,7 +67,8 @@ def _publish_after_commit(*events: tuple[str, str, dict]) -> None:
             for group, event_type, payload in events:
                 push.publish(group, event_type, **payload)
 
-    _after_commit(publish_all)
+    if events:
+        _after_commit(publish_all)
 
 
 def _event(session: ChatSession, kind: str, agent: Agent | None = None, **data) -> None:
@@ -624,8 +625,8 @@ def _offers_resolve_locked(
 
 
 def _announce_offers_gone(offers: list[Offer], outcome: str) -> None:
+    reason = "expired" if outcome == OfferOutcome.EXPIRED else "withdrawn"
     with push.batch():
-        reason = "expired" if outcome == OfferOutcome.EXPIRED else "withdrawn"
         for offer in offers:
             push.to_agent(
                 offer.agent_id,

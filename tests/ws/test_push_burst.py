@@ -42,3 +42,33 @@ def test_burst_to_300_recipients_is_delivered_to_each_with_no_failed_batch():
     assert push.publisher().failed == failed_before
     assert {frame["recipient"] for frame in got.values()} == set(groups)
     assert {frame["seq"] for frame in got.values()} == {1}
+
+
+def test_events_of_one_batch_reach_a_recipient_as_one_message_in_seq_order():
+    layer = channel_layers.make_backend("default")
+    group = f"batch.{uuid.uuid4().hex[:12]}"
+
+    async def scenario() -> dict:
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+
+        def publish_three() -> None:
+            with push.batch():
+                for n in range(3):
+                    push.publish(group, "batch.test", n=n)
+
+        await asyncio.to_thread(publish_three)
+        return await asyncio.wait_for(layer.receive(channel), 10)
+
+    message = asyncio.run(scenario())
+    assert [(f["n"], f["seq"]) for f in message["frames"]] == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_a_push_while_redis_is_unreachable_is_counted_as_failed_and_never_raises(settings):
+    # Given a publisher whose Redis refuses connections (nothing listens on port 1)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    publisher = push.SyncPublisher()
+    # When an event is published after a commit
+    publisher.publish("agent.1", {"type": "session.offered", "published_at": 0})
+    # Then the caller goes on (the commit stands) and the loss is counted
+    assert (publisher.sent, publisher.failed) == (0, 1)
