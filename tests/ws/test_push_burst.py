@@ -72,3 +72,27 @@ def test_a_push_while_redis_is_unreachable_is_counted_as_failed_and_never_raises
     publisher.publish("agent.1", {"type": "session.offered", "published_at": 0})
     # Then the caller goes on (the commit stands) and the loss is counted
     assert (publisher.sent, publisher.failed) == (0, 1)
+
+
+def test_the_threaded_publisher_of_the_core_layer_numbers_and_delivers_in_order():
+    # The core layer's path (CHANNEL_LAYER=core) is a publisher thread; it sends through any
+    # layer's group_send, here the configured one.
+    layer = channel_layers.make_backend("default")
+    group = f"thread.{uuid.uuid4().hex[:12]}"
+    publisher = push.Publisher()
+
+    async def scenario() -> list[dict]:
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        for n in range(3):
+            publisher.publish(group, {"type": "thread.test", "n": n})
+        assert await asyncio.to_thread(publisher.flush, 10)
+        frames: list[dict] = []
+        while len(frames) < 3:
+            message = await asyncio.wait_for(layer.receive(channel), 10)
+            frames += message.get("frames") or [message["frame"]]
+        return frames
+
+    frames = asyncio.run(scenario())
+    assert [(f["n"], f["seq"]) for f in frames] == [(0, 1), (1, 2), (2, 3)]
+    assert (publisher.sent, publisher.failed) == (3, 0)
