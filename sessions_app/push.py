@@ -164,7 +164,8 @@ class SyncPublisher:
         self.sent = 0
         self.failed = 0
         self._layer = channel_layers.make_backend("default")
-        self._prefix = self._layer._kwargs.get("prefix", "asgi")
+        # The layer's own default prefix, as its group channels are named.
+        self._prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
         self._redis = redis.Redis.from_url(
             settings.REDIS_URL,
             socket_timeout=2,
