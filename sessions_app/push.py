@@ -4,12 +4,16 @@ Services call `to_agent` / `to_customer` from `transaction.on_commit`, so nothin
 the commit. Events are numbered in the order they were published, each with the recipient's
 next `seq` (an atomic Redis counter shared by every process).
 
-On the pub/sub layer (the default) the committing thread publishes itself: one pipelined
-round trip numbers the events, one more sends them, with a plain Redis client and no event
-loop. Under load, handing events to a publisher thread cost more than the sending: the
-thread waited for the GIL behind the request threads (p99 100-150 ms at 20 new chats/s).
+On the pub/sub layer (the default) the committing thread publishes itself, with a plain
+Redis client and no event loop, in one round trip: a Lua script numbers each frame and
+publishes it. Under load, handing events to a publisher thread cost more than the sending:
+the thread waited for the GIL behind the request threads (p99 100-150 ms at 20 new chats/s),
+and each round trip from a request thread is one more wait for the GIL. The frame is
+serialized once in Python with a placeholder `seq` (a fixed-width msgpack integer); the
+script writes the number over it, so numbering and publishing are one atomic step and a
+recipient's events arrive in seq order even when several processes publish to it.
 `batch()` groups the events of one announcement (a routing pass offers many sessions at once)
-into those two round trips. The core layer's `group_send` is a Lua script with per-channel
+into that round trip. The core layer's `group_send` is a Lua script with per-channel
 capacities, so there each process keeps one publisher thread with a long-lived event loop
 (`async_to_sync(group_send)` per call costs a loop and a connection each time).
 """
@@ -149,8 +153,50 @@ class Publisher:
         return self._idle.wait(timeout)
 
 
+# A frame's placeholder seq: a uint64 that msgpack writes in full (0xcf and 8 bytes), 0xc1 being
+# a byte msgpack never uses and UTF-8 never contains. Plus the frame's index in its message.
+PLACEHOLDER = 0xC1C1C1C1_00000000
+
+# KEYS: one seq key per frame. ARGV: per message, its channel, its payload, its frame count and
+# the 1-based offset of each frame's placeholder value. Numbers each frame, writes the number
+# over its placeholder, publishes; returns the seqs in frame order.
+NUMBER_AND_PUBLISH = """
+local function u64(n)
+  local out = {}
+  for i = 8, 1, -1 do
+    out[i] = string.char(n % 256)
+    n = math.floor(n / 256)
+  end
+  return table.concat(out)
+end
+local arg, key, seqs = 1, 1, {}
+while arg <= #ARGV do
+  local channel, payload, count = ARGV[arg], ARGV[arg + 1], tonumber(ARGV[arg + 2])
+  arg = arg + 3
+  local parts, from = {}, 1
+  for _ = 1, count do
+    local at = tonumber(ARGV[arg])
+    arg = arg + 1
+    local seq = redis.call('INCR', KEYS[key])
+    key = key + 1
+    seqs[#seqs + 1] = seq
+    parts[#parts + 1] = string.sub(payload, from, at - 1)
+    parts[#parts + 1] = u64(seq)
+    from = at + 8
+  end
+  parts[#parts + 1] = string.sub(payload, from)
+  redis.call('PUBLISH', channel, table.concat(parts))
+end
+return seqs
+"""
+
+
+def _placeholder(index: int) -> bytes:
+    return b"\xcf" + (PLACEHOLDER + index).to_bytes(8, "big")
+
+
 class SyncPublisher:
-    """pub/sub layer: number and publish from the calling thread, two round trips a batch.
+    """pub/sub layer: number and publish from the calling thread, one round trip a batch.
 
     Frames go out exactly as the layer's own `group_send` would send them (its channel name
     and serializer), so consumers cannot tell the difference.
@@ -173,6 +219,22 @@ class SyncPublisher:
             max_connections=settings.REDIS_MAX_CONNECTIONS,
         )
         self._local = threading.local()
+        # One round trip when the serialized frame can be patched in place (plain msgpack);
+        # an encrypting serializer gets two: number, then publish.
+        self._script = (
+            self._redis.register_script(NUMBER_AND_PUBLISH) if self._patchable() else None
+        )
+
+    def _patchable(self) -> bool:
+        payload = self._layer.serialize(_message([{"seq": PLACEHOLDER}]))
+        at = payload.find(_placeholder(0))
+        if at < 0:
+            return False
+        patched = payload[: at + 1] + (7).to_bytes(8, "big") + payload[at + 9 :]
+        try:
+            return self._layer.deserialize(patched)["frame"]["seq"] == 7
+        except Exception:  # noqa: BLE001 -- anything unexpected: take the two round trips
+            return False
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -198,20 +260,48 @@ class SyncPublisher:
 
     def _send(self, batch: list[tuple[str, dict]]) -> None:
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for group, _frame in batch:
-                pipe.incr(seq_key(group))
-            by_group = _numbered(batch, pipe.execute())
-            pipe = self._redis.pipeline(transaction=False)
-            for group, frames in by_group.items():
-                channel = f"{self._prefix}__group__{group}"
-                pipe.publish(channel, self._layer.serialize(_message(frames)))
-            pipe.execute()
+            if self._script is not None:
+                self._number_and_publish(batch)
+            else:
+                self._number_then_publish(batch)
             self.sent += len(batch)
         except Exception:  # noqa: BLE001 -- after the commit: a lost push is seen by its seq
             self.failed += len(batch)
             log.exception("push of %d event(s) failed", len(batch))
             _count_dropped(len(batch))
+
+    def _channel(self, group: str) -> str:
+        return f"{self._prefix}__group__{group}"
+
+    def _number_and_publish(self, batch: list[tuple[str, dict]]) -> None:
+        by_group: dict[str, list[dict]] = {}
+        for group, frame in batch:
+            by_group.setdefault(group, []).append(frame)
+        keys: list[str] = []
+        args: list[Any] = []
+        ordered: list[dict] = []
+        for group, frames in by_group.items():
+            for index, frame in enumerate(frames):
+                frame["seq"] = PLACEHOLDER + index
+            payload = self._layer.serialize(_message(frames))
+            # 1-based, past the 0xcf: where the script writes each frame's number.
+            offsets = [payload.index(_placeholder(i)) + 2 for i in range(len(frames))]
+            args += [self._channel(group), payload, len(frames), *offsets]
+            keys += [seq_key(group)] * len(frames)
+            ordered += frames
+        seqs = self._script(keys=keys, args=args)
+        for frame, seq in zip(ordered, seqs, strict=True):
+            frame["seq"] = seq
+
+    def _number_then_publish(self, batch: list[tuple[str, dict]]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for group, _frame in batch:
+            pipe.incr(seq_key(group))
+        by_group = _numbered(batch, pipe.execute())
+        pipe = self._redis.pipeline(transaction=False)
+        for group, frames in by_group.items():
+            pipe.publish(self._channel(group), self._layer.serialize(_message(frames)))
+        pipe.execute()
 
     def flush(self, timeout: float = 5.0) -> bool:
         return True  # nothing is ever held past publish() or the end of a batch
