@@ -4,7 +4,7 @@ import asyncio
 import json
 
 from channels.testing import WebsocketCommunicator
-from django.db import connection
+from django.db import connection, connections
 
 from contactcenter.asgi import application
 
@@ -25,6 +25,23 @@ async def in_thread(func, *args, **kwargs):
             connection.close()
 
     return await asyncio.to_thread(call)
+
+
+def run(scenario):
+    """asyncio.run, then close the connections the scenario opened on the loop's own thread.
+
+    Under a running loop Django keeps connections per task context, not per thread: each
+    scenario that touched the ORM directly held a pooled connection for good, and after a few
+    dozen tests the pool had none left for the next test's threads.
+    """
+
+    async def main():
+        try:
+            return await scenario
+        finally:
+            connections.close_all()
+
+    return asyncio.run(main())
 
 
 class Client:

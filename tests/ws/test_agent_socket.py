@@ -7,7 +7,7 @@ from rest_framework.authtoken.models import Token
 
 from sessions_app import push, services
 from sessions_app.models import ChatSession
-from tests.ws.helpers import Client
+from tests.ws.helpers import Client, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +25,7 @@ def test_anonymous_socket_is_refused_with_4401(service_settings):
     async def scenario():
         assert await Client("/ws/agent/").refused_code() == 4401
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_wrong_token_is_refused_even_with_a_valid_session_cookie(service_settings, make_agent):
@@ -40,7 +40,7 @@ def test_wrong_token_is_refused_even_with_a_valid_session_cookie(service_setting
         headers = [(b"cookie", cookie), (b"authorization", b"Token not-a-real-key")]
         assert await Client("/ws/agent/", headers).refused_code() == 4401
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_staff_user_without_agent_profile_is_refused(service_settings, django_user_model):
@@ -51,7 +51,7 @@ def test_staff_user_without_agent_profile_is_refused(service_settings, django_us
         headers = [(b"authorization", f"Token {key}".encode())]
         assert await Client("/ws/agent/", headers).refused_code() == 4401
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_foreign_origin_handshake_is_denied(service_settings, make_agent):
@@ -69,7 +69,7 @@ def test_foreign_origin_handshake_is_denied(service_settings, make_agent):
         connected, _ = await comm.connect(timeout=10)
         assert not connected
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_session_cookie_login_gets_hello_with_agent_and_current_seq(service_settings, make_agent):
@@ -92,7 +92,7 @@ def test_session_cookie_login_gets_hello_with_agent_and_current_seq(service_sett
         assert "ts" in hello
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_hello_lists_a_standing_offer_with_its_first_message(service_settings, make_agent):
@@ -110,7 +110,7 @@ def test_hello_lists_a_standing_offer_with_its_first_message(service_settings, m
         assert hello["agent"]["load"] == 1
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_new_session_reaches_the_agent_as_offered_with_the_next_seq(service_settings, make_agent):
@@ -128,7 +128,7 @@ def test_new_session_reaches_the_agent_as_offered_with_the_next_seq(service_sett
         assert offered["seq"] == hello["seq"] + 1
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_accept_chat_and_end_over_the_socket(service_settings, make_agent):
@@ -172,7 +172,7 @@ def test_accept_chat_and_end_over_the_socket(service_settings, make_agent):
         await ws.close()
         await customer.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     assert ChatSession.objects.get().end_reason == "agent_ended"
 
 
@@ -193,7 +193,7 @@ def test_going_away_withdraws_the_offer_and_reports_the_new_status(service_setti
         assert updated["agent"]["load"] == 0
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     assert ChatSession.objects.get().state == "queued"
 
 
@@ -244,7 +244,7 @@ def test_malformed_and_invalid_commands_get_errors_and_the_socket_stays_open(
         await ws.close()
         await intruder.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_sync_answers_with_a_fresh_hello(service_settings, make_agent):
@@ -262,7 +262,7 @@ def test_sync_answers_with_a_fresh_hello(service_settings, make_agent):
         assert len(again["sessions"]) == 1
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_events_crossing_on_the_way_are_delivered_in_seq_order(service_settings, make_agent):
@@ -285,7 +285,7 @@ def test_events_crossing_on_the_way_are_delivered_in_seq_order(service_settings,
         assert [first["seq"], second["seq"]] == [base + 1, base + 2]
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_lost_event_shows_as_a_seq_gap_after_a_second(service_settings, make_agent):
@@ -305,4 +305,4 @@ def test_a_lost_event_shows_as_a_seq_gap_after_a_second(service_settings, make_a
         assert loop.time() - started >= 0.9  # held for the missing one first
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())

@@ -1,6 +1,5 @@
 """The customer chat socket: token check, hello, messages, leaving, and the idle-end notice."""
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -8,7 +7,7 @@ from django.utils import timezone
 
 from sessions_app import services
 from sessions_app.models import ChatSession
-from tests.ws.helpers import Client, in_thread
+from tests.ws.helpers import Client, in_thread, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +23,7 @@ def test_wrong_token_or_unknown_session_is_refused_with_4403(service_settings):
         assert await Client(f"/ws/customer/{other}/?token={token}").refused_code() == 4403
         assert await Client(f"/ws/customer/not-a-uuid/?token={token}").refused_code() == 4403
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_hello_shows_the_queue_position_and_history(service_settings):
@@ -40,7 +39,7 @@ def test_hello_shows_the_queue_position_and_history(service_settings):
         assert isinstance(hello["seq"], int)
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_customer_hears_when_an_agent_comes_and_can_leave(service_settings, make_agent):
@@ -64,7 +63,7 @@ def test_customer_hears_when_an_agent_comes_and_can_leave(service_settings, make
         assert (reply["type"], reply["code"]) == ("error", "session_ended")
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     assert ChatSession.objects.get(pk=session.pk).end_reason == "customer_ended"
 
 
@@ -86,7 +85,7 @@ def test_malformed_customer_frames_get_errors_and_the_socket_stays_open(service_
         assert reply["type"] == "ack"
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_idle_end_sends_the_notice_then_the_end(service_settings, make_agent):
@@ -124,7 +123,7 @@ def test_idle_end_sends_the_notice_then_the_end(service_settings, make_agent):
         assert hello["notice"] == "We closed this chat: no reply."
         await again.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_customer_messages_over_the_socket_share_the_rest_throttle(service_settings, settings):
@@ -147,6 +146,6 @@ def test_customer_messages_over_the_socket_share_the_rest_throttle(service_setti
         assert (reply["type"], reply["code"]) == ("error", "throttled")
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     bodies = list(ChatSession.objects.get(pk=session.pk).messages.values_list("body", flat=True))
     assert bodies == ["Hi", "one", "two"]

@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
 from sessions_app import services
-from tests.ws.helpers import in_thread
+from tests.ws.helpers import in_thread, run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -48,7 +48,7 @@ def test_idle_socket_stays_open_for_20_seconds_then_still_gets_events(
         assert offered["seq"] == hello["seq"] + 1
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_offer_expiry_from_the_worker_reaches_both_agents_in_seq_order(
@@ -72,4 +72,4 @@ def test_offer_expiry_from_the_worker_reaches_both_agents_in_seq_order(
         await ws1.close()
         await ws2.close()
 
-    asyncio.run(scenario())
+    run(scenario())

@@ -1,6 +1,5 @@
 """Presence: an agent whose every workspace is gone for the grace period is set away."""
 
-import asyncio
 import time
 
 import pytest
@@ -9,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from agents_app.models import Agent
 from sessions_app import presence, services
 from sessions_app.models import ChatSession
-from tests.ws.helpers import Client
+from tests.ws.helpers import Client, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +22,7 @@ def connect_and_leave(agent) -> None:
         await ws.command({"type": "heartbeat"})
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_agent_gone_past_grace_is_set_away_its_offer_moves_and_its_chat_stays(
@@ -88,7 +87,7 @@ def test_an_open_workspace_keeps_the_agent_online(service_settings, make_agent):
         assert presence.agents_mark_away_if_gone(now=seen + 4) == []
         await ws.close()
 
-    asyncio.run(scenario())
+    run(scenario())
     assert Agent.objects.get(pk=agent.pk).status == "online"
 
 
