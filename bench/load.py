@@ -798,6 +798,9 @@ def print_report(result: dict) -> None:
         shares = ", ".join(f"{name} {share:.0f}" for name, share in sorted(cpu.items()))
         print(f"CPU % of one core  {shares} (total {sum(cpu.values()):.0f} of {os.cpu_count()}00)")
     print(f"check_invariants   exit {result['invariants_status']}: {result['invariants']}")
+    if "python_speed_ms" in result:
+        speed = result["python_speed_ms"]
+        print(f"machine speed      {speed:.1f} ms for a 1e6-step Python loop (lower is faster)")
 
 
 def service_settings(cfg: Config) -> dict:
@@ -897,6 +900,22 @@ def run_load(cfg: Config, topo: Topology, during=None) -> dict:
     return result
 
 
+def python_speed_ms() -> float:
+    """A fixed pure-Python loop, best of 5, in ms: how fast this machine is today.
+
+    Shared virtual machines differ from day to day; figures from two runs compare only when
+    this does too (lower is faster).
+    """
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i & 7
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
 def span(text: str) -> tuple[int, int]:
     """MIN-MAX, as for --exchanges."""
     low, _, high = text.partition("-")
@@ -929,7 +948,11 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     parser.add_argument("--profile", action="store_true", help="py-spy a daphne and a worker")
+    parser.add_argument("--seed", type=int, default=None, help="seed the load's random choices")
     args = parser.parse_args()
+    if args.seed is not None:
+        random.seed(args.seed)
+    speed = python_speed_ms()  # before anything else runs
     cfg = Config(
         duration=args.duration,
         rate=args.rate,
@@ -945,6 +968,7 @@ def main() -> None:
     else:
         with Topology() as topo:
             result = run_load(cfg, topo)
+    result["python_speed_ms"] = speed
     print_report(result)
     if result.get("profile"):
         print("\n=== where the time went (py-spy) ===\n" + result["profile"])
