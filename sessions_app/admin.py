@@ -57,6 +57,7 @@ class ChatSessionAdmin(admin.ModelAdmin):
         "last_activity_at",
         "idle_deadline",
         "idle_timeout_seconds",
+        "idle_timer_at",
     ]
 
     def has_add_permission(self, request):

@@ -90,6 +90,28 @@ def test_idle_end_posts_the_notice_and_ends_the_session(timers, make_agent, make
     assert (last.sender, last.body) == ("system", "Closed: we did not hear back.")
 
 
+def test_an_agent_writing_again_moves_the_idle_end_to_the_new_deadline(
+    timers, make_agent, make_session
+):
+    # Given a chat whose agent writes, hears back, and writes again half a timeout later
+    agent = make_agent()
+    session, _ = make_session()
+    services.offer_accept(session_id=session.pk, agent=agent)
+    services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
+    first = selectors.session_get(session.pk).idle_deadline
+    services.message_send(session_id=session.pk, sender="customer", body="Hello")
+    time.sleep(0.5)
+    services.message_send(session_id=session.pk, sender="agent", body="Still there?", agent=agent)
+    second = selectors.session_get(session.pk).idle_deadline
+    assert second > first
+    # Then the chat ends, at the second deadline, not at the first (one task was pending)
+    ended = wait_until(
+        lambda: (s := selectors.session_get(session.pk)).state == SessionState.ENDED and s, 10
+    )
+    assert ended.end_reason == "customer_idle_timeout"
+    assert ended.ended_at >= second
+
+
 def test_a_customer_reply_stops_the_idle_end(timers, make_agent, make_session):
     agent = make_agent()
     session, _ = make_session()
