@@ -268,11 +268,7 @@ class AgentConsumer(_NumberedConsumer):
         return await _agent_snapshot(self.agent.pk)
 
     async def cmd_accept(self, frame: dict) -> dict:
-        session_id = _session_id(frame)
-        session = await database_sync_to_async(services.offer_accept)(
-            session_id=session_id, agent=self.agent
-        )
-        return {"session": await database_sync_to_async(selectors.session_dict)(session)}
+        return {"session": await _accept(_session_id(frame), self.agent)}
 
     async def cmd_message(self, frame: dict) -> dict:
         message = await database_sync_to_async(services.message_send)(
@@ -304,6 +300,12 @@ class AgentConsumer(_NumberedConsumer):
         return {"messages": await _agent_messages(_session_id(frame), self.agent.pk)}
 
 
+@database_sync_to_async
+def _accept(session_id: str, agent) -> dict:
+    """Accept and describe the session in one trip to the database thread pool."""
+    return selectors.session_dict(services.offer_accept(session_id=session_id, agent=agent))
+
+
 # --- customer ---------------------------------------------------------------------------------
 
 
@@ -329,14 +331,18 @@ def _customer_snapshot(session_id: str) -> dict:
 
 
 @database_sync_to_async
-def _customer_message_allowed(session_id: str) -> None:
-    """The same per-session budget as the REST endpoint (THROTTLE_CUSTOMER_MESSAGE)."""
+def _customer_message(session_id: str, body: Any):
+    """Within the REST endpoint's per-session budget (THROTTLE_CUSTOMER_MESSAGE), write.
+
+    One trip to the database thread pool for both.
+    """
     from .api_support import CustomerMessageThrottle
 
     throttle = CustomerMessageThrottle(session_id)
     if throttle.rate is not None and not throttle.allow_request(None, None):
         wait = throttle.wait() or 1
         raise DomainError(f"Too many messages; try again in {int(wait) + 1} s.", code="throttled")
+    return services.message_send(session_id=session_id, sender=Sender.CUSTOMER, body=body)
 
 
 class CustomerConsumer(_NumberedConsumer):
@@ -370,10 +376,7 @@ class CustomerConsumer(_NumberedConsumer):
         return await _customer_snapshot(self.session_id)
 
     async def cmd_message(self, frame: dict) -> dict:
-        await _customer_message_allowed(self.session_id)
-        message = await database_sync_to_async(services.message_send)(
-            session_id=self.session_id, sender=Sender.CUSTOMER, body=frame.get("body")
-        )
+        message = await _customer_message(self.session_id, frame.get("body"))
         return {"message": selectors.message_dict(message)}
 
     async def cmd_end(self, frame: dict) -> dict:

@@ -373,7 +373,7 @@ def session_create(*, customer_name: str, message: str | None = None) -> tuple[C
         if body:
             Message.objects.create(session=session, sender=Sender.CUSTOMER, body=body)
     # Routing takes the queue in creation order, so a newcomer never jumps the line.
-    _, routed_here = _queue_drain()
+    _, routed_here = _queue_drain(queued=True)
     session = selectors.session_get(session.pk)
     if session.state == SessionState.QUEUED and routed_here:
         # We routed and found no room: say why. (If someone else was routing, it goes on and
@@ -412,10 +412,13 @@ def queue_drain(*, max_rounds: int = 20) -> int:
     return _queue_drain(max_rounds=max_rounds)[0]
 
 
-def _queue_drain(*, max_rounds: int = 20) -> tuple[int, bool]:
-    """queue_drain; also whether this call held the routing lock for at least one pass."""
+def _queue_drain(*, max_rounds: int = 20, queued: bool = False) -> tuple[int, bool]:
+    """queue_drain; also whether this call held the routing lock for at least one pass.
+
+    `queued`: the caller has just queued a session, so there is no need to look first.
+    """
     # Every insert into the queue is followed by a drain, so a miss here is never lost.
-    if not selectors.queued_sessions().exists():
+    if not queued and not selectors.queued_sessions().exists():
         return 0, False
     routing_wanted()
     routed = 0
@@ -453,12 +456,18 @@ def _drain_once() -> tuple[int, int, bool] | None:
             .order_by("created_at", "pk")[: min(slots, DRAIN_BATCH)]
         )
         routed = len(_route_locked(batch, candidates, timezone.now()))
+        waiting = None  # whether sessions are still queued, looked up once and only if needed
         if routed:
-            _after_commit(_push_queue_positions)
+            waiting = selectors.queued_sessions().exists()
+            if waiting:  # the line moved up: tell those still in it
+                _after_commit(_push_queue_positions)
         # Room left and sessions still queued (past a full batch, or held by someone when we
         # looked, as a customer writing): go again. Any queued session fits any free room.
-        retry = candidates.free_slots() > 0 and selectors.queued_sessions().exists()
-        return routed, generation, retry
+        if candidates.free_slots() == 0:
+            return routed, generation, False
+        if waiting is None:
+            waiting = selectors.queued_sessions().exists()
+        return routed, generation, waiting
 
 
 # --- offers ------------------------------------------------------------------------------------

@@ -42,6 +42,28 @@ def test_hello_shows_the_queue_position_and_history(service_settings):
     run(scenario())
 
 
+def test_a_waiting_customer_hears_the_line_move_up(service_settings, make_agent):
+    # Given three customers in line, the third one listening
+    for name in ("First", "Second"):
+        services.session_create(customer_name=name, message="hi")
+    session, token = services.session_create(customer_name="Third", message="hi")
+
+    async def scenario():
+        ws = Client(f"/ws/customer/{session.pk}/?token={token}")
+        hello = await ws.connect()
+        assert hello["session"]["queue_position"] == 3
+        # When an agent with room for one comes online and takes the first
+        await in_thread(make_agent, max_sessions=1)
+        # Then the third hears it is now second
+        moved = await ws.expect(
+            "session.updated", pred=lambda f: f["session"].get("queue_position") == 2
+        )
+        assert moved["session"]["state"] == "queued"
+        await ws.close()
+
+    run(scenario())
+
+
 def test_customer_hears_when_an_agent_comes_and_can_leave(service_settings, make_agent):
     session, token = services.session_create(customer_name="Lou", message="Hi")
 
