@@ -6,15 +6,16 @@ Redis; restart PostgreSQL (the API must answer 503 while it is down, never 500).
 restarts only what its own topology started: its own redis-server and PostgreSQL cluster.
 
 After each fault it measures the recovery time (the fault's end until a new session reaches an
-agent again and every agent is connected) and, sweep interval + 2 s after recovery, counts
-overdue timers. At the end: no session lost, none served twice, check_invariants clean. It
-prints a table: fault, recovery time, sessions affected, violations.
+agent again, every agent is connected and a task sent to the workers runs) and, sweep interval
++ 2 s after recovery, counts overdue timers. At the end: no session lost, none served twice,
+check_invariants clean. It prints a table: fault, recovery time, sessions affected, violations.
 
     .venv/bin/python bench/faults.py --duration 120
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -166,9 +167,30 @@ class FaultDriver:
             await run.http.post(
                 f"{run.urls[0]}/api/sessions/{sid}/end/", headers={"X-Customer-Token": token}
             )
-            if offered:
+            # Routing needs no worker; timers do. A worker that lost Redis stays alive for a
+            # while after kombu's crash: only a task that runs shows the workers are back.
+            if offered and await asyncio.to_thread(self.tasks_run, deadline):
                 return True
         return False
+
+    def tasks_run(self, deadline: float) -> bool:
+        """A bare task sent to the workers now runs before `deadline`."""
+        import redis
+
+        key = f"faults:probe:{time.monotonic_ns()}"
+        code = f"from sessions_app.tasks import timer_probe_task as t; t.delay(0, {key!r})"
+        if self.topo.manage("shell", "-c", code, check=False).returncode != 0:
+            return False
+        client = redis.Redis.from_url(self.topo.redis_url, socket_timeout=2)
+        try:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(redis.RedisError):
+                    if client.llen(key):
+                        return True
+                time.sleep(0.1)
+            return False
+        finally:
+            client.close()
 
     async def wait_offered(self, run: Run, sid: str, deadline: float) -> bool:
         while time.monotonic() < deadline:
