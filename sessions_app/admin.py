@@ -57,7 +57,6 @@ class ChatSessionAdmin(admin.ModelAdmin):
         "last_activity_at",
         "idle_deadline",
         "idle_timeout_seconds",
-        "idle_timer_at",
     ]
 
     def has_add_permission(self, request):

@@ -46,10 +46,6 @@ class ChatSession(models.Model):
     # The idle timer: the deadline is the truth, the Celery task only its fast path.
     idle_deadline = models.DateTimeField(null=True, blank=True)
     idle_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
-    # The deadline the pending idle-end task was sent for. An agent message that moves the
-    # deadline later sends no task while one is pending: that one fires first, finds the deadline
-    # moved and sends the next (one task per idle window, not one per agent message).
-    idle_timer_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]

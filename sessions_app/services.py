@@ -695,13 +695,7 @@ def message_send(
             session.idle_timeout_seconds = timeout
             session.idle_deadline = now + timedelta(seconds=timeout)
             fields += ["idle_deadline", "idle_timeout_seconds"]
-            pending = session.idle_timer_at
-            if pending is None or pending <= now or pending > session.idle_deadline:
-                # No task fires before the new deadline: send one. Otherwise the pending one
-                # fires first, finds the deadline moved and sends the next (_idle_rearm).
-                session.idle_timer_at = session.idle_deadline
-                fields.append("idle_timer_at")
-                _after_commit(_schedule_idle_end, session.pk, session.idle_deadline)
+            _after_commit(_schedule_idle_end, session.pk, session.idle_deadline)
         elif sender == Sender.CUSTOMER:
             if session.idle_deadline is not None:
                 session.idle_deadline = None
@@ -738,27 +732,6 @@ def _push_message(session: ChatSession, message: Message) -> None:
     _publish_after_commit(*events)
 
 
-def _idle_rearm(session_id: UUID | str, *, fired: datetime) -> None:
-    """The pending idle-end task fired for `fired`, but an agent message moved the deadline
-    later: send the task for the new deadline, unless a newer agent message already did."""
-    with transaction.atomic():
-        try:
-            session = lock_session(session_id)
-        except NotFound:
-            return
-        deadline = session.idle_deadline
-        if (
-            session.state != SessionState.ACTIVE
-            or deadline is None
-            or deadline <= fired
-            or session.idle_timer_at != fired
-        ):
-            return
-        session.idle_timer_at = deadline
-        session.save(update_fields=["idle_timer_at"])
-        _after_commit(_schedule_idle_end, session.pk, deadline)
-
-
 def session_idle_end(*, session_id: UUID | str, deadline: datetime | None = None) -> bool:
     """End an active session whose customer stayed silent past the idle deadline.
 
@@ -767,21 +740,12 @@ def session_idle_end(*, session_id: UUID | str, deadline: datetime | None = None
     """
     if deadline is not None:
         # Lock-free look first: a moved or cleared deadline never comes back.
+        due = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline=deadline)
         try:
-            row = (
-                ChatSession.objects.filter(pk=session_id, state=SessionState.ACTIVE)
-                .values_list("idle_deadline", "idle_timer_at")
-                .first()
-            )
+            if not due.filter(pk=session_id).exists():
+                return False
         except (ValidationError, ValueError):
             return False  # not a session id at all
-        if row is None:
-            return False
-        current, armed = row
-        if current != deadline:
-            if current is not None and current > deadline and armed == deadline:
-                _idle_rearm(session_id, fired=deadline)
-            return False
     with transaction.atomic():
         try:
             session = lock_session(session_id)

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 
-from agents_app import services as agent_services
 from sessions_app import selectors, services
 from sessions_app.errors import Conflict, Invalid, NotFound
 from sessions_app.models import SessionEvent, SessionState
@@ -128,64 +127,6 @@ def test_idle_end_for_a_moved_deadline_does_nothing(active, clock):
     clock.advance(100)
     assert services.session_idle_end(session_id=session.pk, deadline=old) is False
     assert selectors.session_get(session.pk).state == SessionState.ACTIVE
-
-
-@pytest.fixture
-def idle_tasks(monkeypatch):
-    """The idle-end tasks services send, as (session id, deadline), instead of sending them."""
-    sent = []
-    monkeypatch.setattr(services, "_schedule_idle_end", lambda pk, when: sent.append((pk, when)))
-    return sent
-
-
-def test_agent_messages_in_one_idle_window_send_one_task_which_sends_the_next(
-    active, clock, idle_tasks
-):
-    # Given an agent who writes, hears back, and writes again before the first deadline
-    session, agent = active
-    services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
-    first = selectors.session_get(session.pk).idle_deadline
-    clock.advance(100)
-    services.message_send(session_id=session.pk, sender="customer", body="Hello")
-    services.message_send(
-        session_id=session.pk, sender="agent", body="How can I help?", agent=agent
-    )
-    second = selectors.session_get(session.pk).idle_deadline
-    # Then one task is pending, for the first deadline
-    assert idle_tasks == [(session.pk, first)]
-    # When it fires there, it finds the deadline moved and sends the task for the new one
-    clock.advance(200)
-    assert services.session_idle_end(session_id=session.pk, deadline=first) is False
-    assert idle_tasks == [(session.pk, first), (session.pk, second)]
-    # And that one ends the chat at its deadline
-    clock.advance(100)
-    assert services.session_idle_end(session_id=session.pk, deadline=second) is True
-    assert selectors.session_get(session.pk).end_reason == "customer_idle_timeout"
-
-
-def test_a_timer_that_fired_with_no_deadline_left_is_replaced_by_the_next_agent_message(
-    active, clock, idle_tasks
-):
-    session, agent = active
-    services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
-    first = selectors.session_get(session.pk).idle_deadline
-    services.message_send(session_id=session.pk, sender="customer", body="Hello")
-    clock.advance(300)
-    # The pending task fires: the customer answered, nothing to end and nothing to send
-    assert services.session_idle_end(session_id=session.pk, deadline=first) is False
-    assert idle_tasks == [(session.pk, first)]
-    # The agent's next message finds no task pending and sends one
-    services.message_send(session_id=session.pk, sender="agent", body="Anything else?", agent=agent)
-    assert idle_tasks[1] == (session.pk, selectors.session_get(session.pk).idle_deadline)
-
-
-def test_a_lower_idle_timeout_sends_a_task_for_the_earlier_deadline(active, clock, idle_tasks):
-    session, agent = active
-    services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
-    agent_services.service_settings_update(customer_idle_timeout_seconds=30)
-    services.message_send(session_id=session.pk, sender="agent", body="Hello?", agent=agent)
-    earlier = selectors.session_get(session.pk).idle_deadline
-    assert len(idle_tasks) == 2 and idle_tasks[1] == (session.pk, earlier)
 
 
 def test_idle_end_after_a_customer_reply_does_nothing(active, clock):

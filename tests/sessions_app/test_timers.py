@@ -104,7 +104,7 @@ def test_an_agent_writing_again_moves_the_idle_end_to_the_new_deadline(
     services.message_send(session_id=session.pk, sender="agent", body="Still there?", agent=agent)
     second = selectors.session_get(session.pk).idle_deadline
     assert second > first
-    # Then the chat ends, at the second deadline, not at the first (one task was pending)
+    # Then the chat ends, at the second deadline, not at the first
     ended = wait_until(
         lambda: (s := selectors.session_get(session.pk)).state == SessionState.ENDED and s, 10
     )
