@@ -456,18 +456,13 @@ def _drain_once() -> tuple[int, int, bool] | None:
             .order_by("created_at", "pk")[: min(slots, DRAIN_BATCH)]
         )
         routed = len(_route_locked(batch, candidates, timezone.now()))
-        waiting = None  # whether sessions are still queued, looked up once and only if needed
-        if routed:
-            waiting = selectors.queued_sessions().exists()
-            if waiting:  # the line moved up: tell those still in it
-                _after_commit(_push_queue_positions)
         # Room left and sessions still queued (past a full batch, or held by someone when we
         # looked, as a customer writing): go again. Any queued session fits any free room.
-        if candidates.free_slots() == 0:
-            return routed, generation, False
-        if waiting is None:
-            waiting = selectors.queued_sessions().exists()
-        return routed, generation, waiting
+        room = candidates.free_slots() > 0
+        waiting = bool(routed or room) and selectors.queued_sessions().exists()
+        if routed and waiting:  # the line moved up: tell those still in it
+            _after_commit(_push_queue_positions)
+        return routed, generation, room and waiting
 
 
 # --- offers ------------------------------------------------------------------------------------
