@@ -53,13 +53,19 @@ def _count_dropped(n: int) -> None:
         log.debug("could not count dropped pushes", exc_info=True)
 
 
-def _numbered(batch: list[tuple[str, dict]], seqs: list[int]) -> dict[str, list[dict]]:
-    """Stamp each frame with its seq; group -> its frames, in seq order."""
+def _grouped(batch: list[tuple[str, dict]]) -> dict[str, list[dict]]:
+    """group -> its frames, in the order they were published."""
     by_group: dict[str, list[dict]] = {}
-    for (group, frame), seq in zip(batch, seqs, strict=True):
-        frame["seq"] = seq
+    for group, frame in batch:
         by_group.setdefault(group, []).append(frame)
     return by_group
+
+
+def _numbered(batch: list[tuple[str, dict]], seqs: list[int]) -> dict[str, list[dict]]:
+    """Stamp each frame with its seq; group -> its frames, in seq order."""
+    for (_group, frame), seq in zip(batch, seqs, strict=True):
+        frame["seq"] = seq
+    return _grouped(batch)
 
 
 def agent_group(agent_id: int | str) -> str:
@@ -274,13 +280,10 @@ class SyncPublisher:
         return f"{self._prefix}__group__{group}"
 
     def _number_and_publish(self, batch: list[tuple[str, dict]]) -> None:
-        by_group: dict[str, list[dict]] = {}
-        for group, frame in batch:
-            by_group.setdefault(group, []).append(frame)
         keys: list[str] = []
         args: list[Any] = []
         ordered: list[dict] = []
-        for group, frames in by_group.items():
+        for group, frames in _grouped(batch).items():
             for index, frame in enumerate(frames):
                 frame["seq"] = PLACEHOLDER + index
             payload = self._layer.serialize(_message(frames))

@@ -808,14 +808,8 @@ def _end_locked(
     ended = {"session_id": str(session.pk), "reason": reason}
     events = []
     if offer is not None:
-        gone = {"session_id": str(session.pk), "offer_id": str(offer.pk)}
-        events.append(
-            (
-                push.agent_group(offer.agent_id),
-                "session.offer_expired",
-                {**gone, "reason": "session_ended"},
-            )
-        )
+        gone = {"session_id": str(session.pk), "offer_id": str(offer.pk), "reason": "session_ended"}
+        events.append((push.agent_group(offer.agent_id), "session.offer_expired", gone))
     elif session.agent_id is not None:
         events.append((push.agent_group(session.agent_id), "session.ended", ended))
     customer = dict(ended, session=selectors.session_dict(session))
