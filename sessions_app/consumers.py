@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
@@ -71,6 +72,21 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
         self.held: dict[int, dict] = {}
         self.release_task: asyncio.Task | None = None
         await super().websocket_connect(message)
+
+    async def dispatch(self, message):
+        """Channels' dispatch without its hop to close old database connections.
+
+        Channels runs `close_old_connections` before every message a consumer handles (each
+        push, each frame), through `sync_to_async` on the one thread a process keeps for
+        thread-sensitive calls: every socket of the daphne queued there, behind whatever else
+        ran on it, a thread hop per frame. These consumers never touch the database on the
+        loop's thread; each of their database calls runs through `database_sync_to_async`,
+        which closes old connections around the call on the thread that makes it.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']!r}")
+        await handler(message)
 
     async def send_frame(self, frame: dict) -> None:
         frame["ts"] = server_time()

@@ -306,3 +306,38 @@ def test_a_lost_event_shows_as_a_seq_gap_after_a_second(service_settings, make_a
         await ws.close()
 
     run(scenario())
+
+
+def test_pushes_and_replies_do_not_wait_for_a_busy_thread_sensitive_call(
+    service_settings, make_agent
+):
+    """A slow sync call on the process's thread-sensitive thread (as channels' cookie login
+    makes) holds up no socket: neither an event pushed to it nor the answer to its command."""
+    import time
+
+    from asgiref.sync import sync_to_async
+
+    agent = make_agent()
+    group = push.agent_group(agent.pk)
+
+    async def scenario():
+        from channels.layers import get_channel_layer
+
+        ws = agent_client(agent)
+        hello = await ws.connect()
+        busy = asyncio.create_task(sync_to_async(time.sleep, thread_sensitive=True)(3))
+        await asyncio.sleep(0.1)  # the thread is taken
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        frame = {"type": "probe", "seq": hello["seq"] + 1}
+        await get_channel_layer().group_send(group, {"type": "push.event", "frame": frame})
+        await ws.expect("probe", timeout=5)
+        pushed = loop.time() - started
+        assert (await ws.command({"type": "heartbeat"}))["type"] == "ack"
+        answered = loop.time() - started
+        await busy
+        await ws.close()
+        assert pushed < 1.0, f"the push waited {pushed:.2f} s for the busy thread"
+        assert answered < 1.0, f"the reply waited {answered:.2f} s for the busy thread"
+
+    run(scenario())
