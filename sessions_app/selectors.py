@@ -44,6 +44,26 @@ def agents_with_load(queryset: QuerySet | None = None) -> QuerySet:
     )
 
 
+def _routing_candidates_sql() -> str:
+    agent, offer, session = (m._meta.db_table for m in (Agent, Offer, ChatSession))
+    return f"""
+        SELECT a.id, a.status, a.max_sessions,
+            CASE WHEN a.status = %s THEN
+                (SELECT count(*) FROM {offer} o WHERE o.agent_id = a.id AND o.outcome = '')
+                + (SELECT count(*) FROM {session} s
+                   WHERE s.agent_id = a.id AND s.state = '{SessionState.ACTIVE}')
+            ELSE 0 END
+        FROM {agent} a
+        ORDER BY a.last_assigned_at ASC NULLS FIRST, a.id
+    """
+
+
+# Every agent, least recently assigned first: (id, status, max_sessions, load); the load
+# (standing offers plus active sessions) only for those whose status is the parameter.
+# The routing lock holder reads it for every allocation, so it is one plain statement.
+ROUTING_CANDIDATES_SQL = _routing_candidates_sql()
+
+
 def agent_load(agent: Agent) -> int:
     if hasattr(agent, "offer_load"):
         return agent.offer_load + agent.active_load
@@ -79,6 +99,9 @@ def queue_position(session: ChatSession) -> int | None:
 def standing_offer(session: ChatSession) -> Offer | None:
     if session.state != SessionState.OFFERED:
         return None
+    made = getattr(session, "offer_made", None)  # set by routing on the instance it offered
+    if made is not None:
+        return made
     return Offer.objects.filter(session=session, outcome="").first()
 
 
@@ -169,14 +192,20 @@ def agents_missed_many(session_ids: list) -> dict:
 
 
 def first_customer_messages(session_ids: list) -> dict:
-    """session id -> body of its first customer message (one query, PostgreSQL or not)."""
-    first = (
-        Message.objects.filter(session_id=OuterRef("session_id"), sender="customer")
-        .order_by("created_at", "pk")
-        .values("pk")[:1]
+    """session id -> body of its first customer message (one plain query, any database).
+
+    Routing asks this for the sessions it just offered: each has a message or a few, so
+    taking the first per session here is cheaper than a correlated subquery to compile.
+    """
+    rows = (
+        Message.objects.filter(session_id__in=session_ids, sender="customer")
+        .order_by("session_id", "created_at", "pk")
+        .values_list("session_id", "body")
     )
-    rows = Message.objects.filter(session_id__in=session_ids, pk=Subquery(first))
-    return dict(rows.values_list("session_id", "body"))
+    found: dict = {}
+    for session_id, body in rows:
+        found.setdefault(session_id, body)
+    return found
 
 
 def overdue_offers(now: datetime, limit: int = 500) -> list[tuple[int, UUID]]:

@@ -53,6 +53,47 @@ def test_least_loaded_agent_is_chosen_then_least_recently_assigned(auto, make_ag
     assert c.agent_id == a.agent_id
 
 
+def test_among_equally_loaded_agents_the_longest_unassigned_is_offered_first(
+    manual, make_agent, make_session
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents_app.models import Agent
+
+    recent, never, oldest = make_agent(), make_agent(), make_agent()
+    now = timezone.now()
+    Agent.objects.filter(pk=recent.pk).update(last_assigned_at=now - timedelta(minutes=1))
+    Agent.objects.filter(pk=oldest.pk).update(last_assigned_at=now - timedelta(hours=1))
+    # Each offer adds one to its agent's load, so the next goes to the next in line.
+    offered_to = [Offer.objects.get(session=make_session()[0]).agent_id for _ in range(3)]
+    assert offered_to == [never.pk, oldest.pk, recent.pk]
+
+
+def test_routing_reads_the_agents_in_one_statement_however_many_there_are(
+    manual, make_agent, make_session
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements_for_a_new_chat() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            session, _ = make_session()
+            selectors.session_dict(session)  # what the create endpoint answers with
+        assert session.state == SessionState.OFFERED
+        return len(queries)
+
+    make_agent(max_sessions=100)
+    few = statements_for_a_new_chat()
+    for _ in range(30):
+        make_agent(status="online")
+        make_agent(status="away")
+    many = statements_for_a_new_chat()
+    assert few == many
+    assert many <= 20
+
+
 def test_no_online_agent_queues_the_session_and_says_why(manual, make_agent, make_session):
     away = make_agent(status="away")
     offline = make_agent(status="offline")
