@@ -203,6 +203,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMER_QUEUE = os.environ.get("CELERY_TIMER_QUEUE", "timers")
 CELERY_TASK_ROUTES = {
+    "sessions_app.tasks.timers_due_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.offer_expire_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.session_idle_end_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.timers_sweep_task": {"queue": CELERY_TIMER_QUEUE},
@@ -213,6 +214,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 TIMER_SWEEP_SECONDS = float(os.environ.get("TIMER_SWEEP_SECONDS", "2"))
+# Deadlines falling in one tick share one countdown task (sessions_app/timers.py): a timer is
+# at most this late by design, and a burst of deadlines costs the workers one task per tick.
+TIMER_TICK_MS = int(os.environ.get("TIMER_TICK_MS", "50"))
 CELERY_BEAT_SCHEDULE = {
     "timers-sweep": {
         "task": "sessions_app.tasks.timers_sweep_task",

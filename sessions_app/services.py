@@ -13,14 +13,13 @@ from enum import Enum
 from typing import NoReturn
 from uuid import UUID
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from agents_app.models import Agent, AgentStatus, ServiceMode, ServiceSettings
 
-from . import push, selectors
+from . import push, selectors, timers
 from .errors import Conflict, Invalid, NotFound
 from .locks import (
     lock_session,
@@ -115,12 +114,6 @@ def clean_body(body: object) -> str:
 
 
 # --- timers: scheduled after commit, always re-checked by the service when they fire ---------
-
-
-def _schedule_idle_end(session_id: UUID, deadline: datetime) -> None:
-    from .tasks import session_idle_end_task
-
-    session_idle_end_task.apply_async(args=[str(session_id), deadline.isoformat()], eta=deadline)
 
 
 def _drain_after_commit() -> None:
@@ -288,26 +281,8 @@ def _route_locked(
 
 
 def _announce_offers(offers: list[Offer], firsts: dict) -> None:
-    """After commit: the countdown tasks first (they are the timers), then the pushes."""
-    from .tasks import offer_expire_task, offers_expire_task
-
-    # Offers routed in one pass share their deadline: one task per deadline, not per offer,
-    # so a burst costs the worker a few tasks. One broker connection for them all.
-    by_deadline: dict[datetime, list[Offer]] = {}
-    for offer in offers:
-        by_deadline.setdefault(offer.expires_at, []).append(offer)
-    with offer_expire_task.app.producer_or_acquire() as producer:
-        for expires_at, group in by_deadline.items():
-            if len(group) == 1:
-                args = [group[0].pk, str(group[0].session_id)]
-                offer_expire_task.apply_async(args=args, eta=expires_at, producer=producer)
-            else:
-                offers_expire_task.apply_async(
-                    args=[[offer.pk for offer in group]],
-                    eta=expires_at,
-                    producer=producer,
-                    queue=settings.CELERY_TIMER_QUEUE,
-                )
+    """After commit: the countdown first (it is the timer), then the pushes."""
+    timers.schedule(*(offer.expires_at for offer in offers))
     with push.batch():
         for offer in offers:
             data = selectors.session_dict(offer.session, offer=offer)
@@ -717,7 +692,7 @@ def message_send(
             session.idle_timeout_seconds = timeout
             session.idle_deadline = now + timedelta(seconds=timeout)
             fields += ["idle_deadline", "idle_timeout_seconds"]
-            _after_commit(_schedule_idle_end, session.pk, session.idle_deadline)
+            _after_commit(timers.schedule, session.idle_deadline)
         elif sender == Sender.CUSTOMER:
             if session.idle_deadline is not None:
                 session.idle_deadline = None
@@ -853,13 +828,23 @@ def _end_locked(
 # --- the sweep: the safety net behind every timer task -----------------------------------------
 
 
-def timers_sweep(*, now: datetime | None = None) -> dict:
-    """Resolve every overdue offer and idle timer and drain the queue. Safe to run anywhere."""
+def timers_resolve_due(*, now: datetime | None = None) -> dict:
+    """Resolve every offer and idle timer due by `now`: what a tick's task does. Safe anywhere.
+
+    Each one is re-checked under its session's lock, so a timer resolved meanwhile (by another
+    tick's task, the sweep, or the session moving on) is left alone.
+    """
     now = now or timezone.now()
     expired = sum(
         offer_expire(offer_id=pk, session_id=session_id) is ExpireResult.EXPIRED
         for pk, session_id in selectors.overdue_offers(now)
     )
     idle = sum(session_idle_end(session_id=pk) for pk in selectors.overdue_idle_session_ids(now))
-    routed = queue_drain() if selectors.queued_sessions().exists() else 0
-    return {"offers_expired": expired, "idle_ended": idle, "routed": routed}
+    return {"offers_expired": expired, "idle_ended": idle}
+
+
+def timers_sweep(*, now: datetime | None = None) -> dict:
+    """Resolve every overdue offer and idle timer and drain the queue. Safe to run anywhere."""
+    found = timers_resolve_due(now=now)
+    found["routed"] = queue_drain() if selectors.queued_sessions().exists() else 0
+    return found

@@ -12,6 +12,21 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
+def timers_due_task(due: str) -> dict:
+    """The countdown of one tick (sessions_app/timers.py): resolve whatever is due by now."""
+    when = datetime.fromisoformat(due)
+    if datetime.now(when.tzinfo) < when:
+        # Early by a hair (clock granularity): retry at the tick itself, no query spent.
+        timers_due_task.apply_async(args=[due], eta=when)
+        return {}
+    return services.timers_resolve_due()
+
+
+# The three tasks below are no longer sent (timers go out per tick, above). They stay
+# registered one release, so countdowns queued by the release before still run.
+
+
+@shared_task(ignore_result=True)
 def offer_expire_task(offer_id: int, session_id: str | None = None) -> str:
     """The offer's id is what it was scheduled for: any other standing offer is left alone."""
     result = services.offer_expire(offer_id=offer_id, session_id=session_id)

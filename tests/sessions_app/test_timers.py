@@ -189,3 +189,19 @@ def test_offers_made_in_one_pass_expire_together_on_the_worker(timers, make_agen
     wait_until(lambda: all(o.outcome for o in Offer.objects.filter(pk__in=[o.pk for o in offers])))
     moved = [standing(s) for s in sessions]
     assert all(o is not None and o.agent_id == second.pk for o in moved)
+
+
+def test_idle_ends_come_from_their_tick_well_before_any_sweep(timers, make_agent, make_session):
+    # Given ten chats whose agents have written (each deadline claims or shares a tick)
+    agent = make_agent(max_sessions=10)
+    sessions = [make_session()[0] for _ in range(10)]
+    for session in sessions:
+        services.offer_accept(session_id=session.pk, agent=agent)
+        services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
+    ids = [s.pk for s in sessions]
+    # Then each ends at its deadline: late by at most a tick and the worker's pickup, where a
+    # sweep (every second here) would leave them up to a second late
+    events = SessionEvent.objects.filter(kind="session.idle_timeout", session_id__in=ids)
+    wait_until(lambda: events.count() == 10, 10)
+    late = sorted(e.data["late_ms"] for e in events)
+    assert late[-1] < 500, late

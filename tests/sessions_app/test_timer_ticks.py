@@ -1,0 +1,62 @@
+"""Deadlines share one countdown task per tick, claimed across processes in real Redis."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sessions_app import tasks, timers
+
+
+@pytest.fixture
+def sent(monkeypatch, settings):
+    """The ticks whose task would go to the workers (the Celery send itself is not the point)."""
+    settings.TIMER_TICK_MS = 50
+    found = []
+
+    def apply_async(args, eta, **kwargs):
+        assert args == [eta.isoformat()]
+        found.append(eta)
+
+    monkeypatch.setattr(tasks.timers_due_task, "apply_async", apply_async)
+    monkeypatch.setattr(timers, "_claimed", {})
+    return found
+
+
+def another_process(monkeypatch) -> None:
+    monkeypatch.setattr(timers, "_claimed", {})  # what this process remembers, forgotten
+
+
+def test_a_deadline_rounds_up_to_the_end_of_its_tick(settings):
+    settings.TIMER_TICK_MS = 50
+    base = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert timers.tick_for(base) == base
+    assert timers.tick_for(base + timedelta(milliseconds=1)) == base + timedelta(milliseconds=50)
+    assert timers.tick_for(base + timedelta(milliseconds=49)) == base + timedelta(milliseconds=50)
+    assert timers.tick_for(base + timedelta(milliseconds=50)) == base + timedelta(milliseconds=50)
+
+
+def test_deadlines_in_one_tick_send_one_task_from_any_process(sent, monkeypatch):
+    start = timers.tick_for(datetime.now(UTC) + timedelta(hours=1))
+    same = [start + timedelta(milliseconds=ms) for ms in (1, 20, 49)]
+    timers.schedule(same[0])
+    timers.schedule(same[1])
+    another_process(monkeypatch)
+    timers.schedule(same[2])
+    assert sent == [start + timedelta(milliseconds=50)]
+    # The next tick is a task of its own
+    another_process(monkeypatch)
+    timers.schedule(start + timedelta(milliseconds=51), *same)
+    assert sent == [start + timedelta(milliseconds=50), start + timedelta(milliseconds=100)]
+
+
+def test_without_redis_each_process_still_sends_its_tick(sent, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(timers.cache, "add", down)
+    due = timers.tick_for(datetime.now(UTC) + timedelta(hours=2))
+    timers.schedule(due)
+    timers.schedule(due)  # this process remembers it sent one
+    another_process(monkeypatch)
+    timers.schedule(due)
+    assert sent == [due, due]
