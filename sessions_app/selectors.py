@@ -225,8 +225,13 @@ def session_for_customer(session_id: UUID | str, token: str | None) -> ChatSessi
 
     from .services import hash_token
 
-    session = session_get(session_id)
-    if session is None or not token or not isinstance(token, str):
+    if not token or not isinstance(token, str):
+        return None
+    try:
+        # The session row alone: a customer's requests mostly write (a message, an end), and
+        # the agent's name is loaded only if a representation asks for it.
+        session = ChatSession.objects.get(pk=session_id)
+    except (ChatSession.DoesNotExist, ValueError, TypeError, ValidationError):
         return None
     if not hmac.compare_digest(session.customer_token_hash, hash_token(token)):
         return None
