@@ -18,10 +18,18 @@ from .errors import NotFound
 from .models import ChatSession, Offer
 
 
-def lock_session(session_id: UUID | str) -> ChatSession:
+def lock_session(session_id: UUID | str, *, wait: bool = True) -> ChatSession | None:
+    """The session, locked. `wait=False`: None at once if another transaction holds it."""
     try:
         # No select_related: when the lock waits for a concurrent writer, PostgreSQL re-reads
         # the locked row but not the joined ones, so a joined agent could be stale (None).
+        if not wait:
+            found = ChatSession.objects.select_for_update(skip_locked=True).filter(pk=session_id)
+            if found := found.first():
+                return found
+            if ChatSession.objects.filter(pk=session_id).exists():
+                return None
+            raise ChatSession.DoesNotExist
         return ChatSession.objects.select_for_update().get(pk=session_id)
     except (ChatSession.DoesNotExist, ValueError, ValidationError):
         # A malformed id is as unknown as a missing one (never a 500).

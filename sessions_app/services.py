@@ -729,11 +729,15 @@ def _push_message(session: ChatSession, message: Message) -> None:
     _publish_after_commit(*events)
 
 
-def session_idle_end(*, session_id: UUID | str, deadline: datetime | None = None) -> bool:
+def session_idle_end(
+    *, session_id: UUID | str, deadline: datetime | None = None, wait: bool = True
+) -> bool:
     """End an active session whose customer stayed silent past the idle deadline.
 
     `deadline` is the one the firing task was scheduled for; a newer agent message moved it,
-    and a customer reply cleared it: then this call does nothing.
+    and a customer reply cleared it: then this call does nothing. `wait=False`: if someone
+    holds the session, leave it to them (they end it, move or clear the deadline) and do
+    nothing.
     """
     if deadline is not None:
         # Lock-free look first: a moved or cleared deadline never comes back.
@@ -745,9 +749,11 @@ def session_idle_end(*, session_id: UUID | str, deadline: datetime | None = None
             return False  # not a session id at all
     with transaction.atomic():
         try:
-            session = lock_session(session_id)
+            session = lock_session(session_id, wait=wait)
         except NotFound:
             return False
+        if session is None:
+            return False  # held by someone else, as `wait` allowed
         now = timezone.now()
         if session.state != SessionState.ACTIVE or session.idle_deadline is None:
             return False
@@ -831,16 +837,35 @@ def _end_locked(
 def timers_resolve_due(*, now: datetime | None = None) -> dict:
     """Resolve every offer and idle timer due by `now`: what a tick's task does. Safe anywhere.
 
-    Each one is re-checked under its session's lock, so a timer resolved meanwhile (by another
-    tick's task, the sweep, or the session moving on) is left alone.
+    First, without waiting, whatever nobody else holds: two tasks of adjacent ticks, or a task
+    and the sweep, then split the work instead of queueing on each other's locks, and an idle
+    end is not kept waiting behind an expiry's routing. Then, waiting, whatever was held and is
+    still due. Each is re-checked under its session's lock.
     """
     now = now or timezone.now()
-    expired = sum(
+    idle = sum(
+        session_idle_end(session_id=pk, wait=False)
+        for pk in selectors.overdue_idle_session_ids(now)
+    )
+    expired = offers_expire_due(now=now)
+    idle += sum(session_idle_end(session_id=pk) for pk in selectors.overdue_idle_session_ids(now))
+    expired += sum(
         offer_expire(offer_id=pk, session_id=session_id) is ExpireResult.EXPIRED
         for pk, session_id in selectors.overdue_offers(now)
     )
-    idle = sum(session_idle_end(session_id=pk) for pk in selectors.overdue_idle_session_ids(now))
     return {"offers_expired": expired, "idle_ended": idle}
+
+
+def offers_expire_due(*, now: datetime | None = None) -> int:
+    """Expire the standing offers due by `now` whose sessions nobody holds, in one transaction
+    and one routing pass. Returns how many."""
+    with transaction.atomic():
+        pairs = _lock_overdue_offers(now or timezone.now(), exclude=set())
+        if not pairs:
+            return 0
+        _offers_resolve_locked(pairs, OfferOutcome.EXPIRED, timezone.now())
+        _requeue_locked([session for session, _ in pairs])
+    return len(pairs)
 
 
 def timers_sweep(*, now: datetime | None = None) -> dict:

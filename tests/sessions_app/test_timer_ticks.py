@@ -1,5 +1,6 @@
 """Deadlines share one countdown task per tick, claimed across processes in real Redis."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -60,3 +61,60 @@ def test_without_redis_each_process_still_sends_its_tick(sent, monkeypatch):
     another_process(monkeypatch)
     timers.schedule(due)
     assert sent == [due, due]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_held_session_does_not_keep_other_due_idle_ends_waiting(auto, make_agent, make_session):
+    import threading
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from sessions_app import services
+    from sessions_app.models import ChatSession, SessionState
+
+    # Given two chats past their idle deadline, one of them held by another transaction
+    agent = make_agent(max_sessions=5)
+    held, free = make_session()[0], make_session()[0]
+    for session in (held, free):
+        services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
+    past = timezone.now() - timedelta(seconds=1)
+    ChatSession.objects.filter(pk__in=[held.pk, free.pk]).update(idle_deadline=past)
+    locked, release = threading.Event(), threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                ChatSession.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def resolver():
+        try:
+            services.timers_resolve_due()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=resolver)]
+    threads[0].start()
+    assert locked.wait(5)
+    threads[1].start()
+
+    def state(session):
+        return ChatSession.objects.get(pk=session.pk).state
+
+    # When a tick's work runs: the free one ends at once, while the other is still held
+    try:
+        deadline = time.monotonic() + 5
+        while state(free) != SessionState.ENDED and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert state(free) == SessionState.ENDED
+        assert state(held) == SessionState.ACTIVE
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    # Then the held one is ended too, once its holder lets go
+    assert state(held) == SessionState.ENDED

@@ -199,9 +199,9 @@ def test_idle_ends_come_from_their_tick_well_before_any_sweep(timers, make_agent
         services.offer_accept(session_id=session.pk, agent=agent)
         services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
     ids = [s.pk for s in sessions]
-    # Then each ends at its deadline: late by at most a tick and the worker's pickup, where a
-    # sweep (every second here) would leave them up to a second late
+    # Then each ends at its deadline: late by a tick and the worker's pickup, where the sweep
+    # alone (every second here) would leave them up to a second late, ten at random
     events = SessionEvent.objects.filter(kind="session.idle_timeout", session_id__in=ids)
     wait_until(lambda: events.count() == 10, 10)
     late = sorted(e.data["late_ms"] for e in events)
-    assert late[-1] < 500, late
+    assert late[-1] < 700, late
