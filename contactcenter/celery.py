@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 
@@ -25,3 +25,12 @@ def _return_connections(**kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_ready.connect
+def _sweep_on_start(sender=None, **kwargs) -> None:
+    """A worker that starts (after a crash, say) sweeps at once: timers whose countdown tasks
+    died with the worker before it are due now, not at the beat's next sweep."""
+    from django.conf import settings
+
+    app.send_task("sessions_app.tasks.timers_sweep_task", queue=settings.CELERY_TIMER_QUEUE)

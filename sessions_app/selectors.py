@@ -214,6 +214,13 @@ def overdue_offers(now: datetime, limit: int = 500) -> list[tuple[int, UUID]]:
     return list(qs.values_list("pk", "session_id")[:limit])
 
 
+def overdue_timer_count(now: datetime) -> int:
+    """Standing offers and idle deadlines past `now`: the sweep's backlog."""
+    offers = Offer.objects.filter(outcome="", expires_at__lte=now).count()
+    idle = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline__lte=now)
+    return offers + idle.count()
+
+
 def overdue_idle_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
     qs = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline__lte=now)
     return list(qs.order_by("idle_deadline").values_list("pk", flat=True)[:limit])

@@ -77,8 +77,24 @@ def queue_drain_task() -> int:
     return services.queue_drain()
 
 
+SWEEP_SHARE = 20  # overdue timers one resolver takes on; a bigger backlog gets helpers
+SWEEP_HELPERS = 7  # at most, beside the sweep itself
+
+
 @shared_task(ignore_result=True)
 def timers_sweep_task() -> dict:
+    """The net under every timer. A backlog (timers whose tasks died with a worker, or came
+    due while the broker was down) is split between the sweep and helpers on other pool
+    processes: each takes what nobody else holds (SKIP LOCKED), so they share it out."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from . import selectors
+
+    now = timezone.now()
+    backlog = selectors.overdue_timer_count(now)
+    for _ in range(min(SWEEP_HELPERS, backlog // SWEEP_SHARE)):
+        timers_due_task.apply_async(args=[now.isoformat()], queue=settings.CELERY_TIMER_QUEUE)
     found = services.timers_sweep()
     if any(found.values()):
         log.info("sweep resolved %s", found)

@@ -118,3 +118,34 @@ def test_a_held_session_does_not_keep_other_due_idle_ends_waiting(auto, make_age
             thread.join(10)
     # Then the held one is ended too, once its holder lets go
     assert state(held) == SessionState.ENDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_that_finds_a_backlog_shares_it_with_helpers(
+    auto, make_agent, make_session, monkeypatch
+):
+    from django.utils import timezone
+
+    from sessions_app import services
+    from sessions_app.models import ChatSession, SessionState
+
+    agent = make_agent(max_sessions=50)
+    sessions = [make_session()[0] for _ in range(45)]
+    for session in sessions:
+        services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
+    ids = [s.pk for s in sessions]
+    helpers = []  # the helper tasks the sweep sends (the ends themselves are real)
+    monkeypatch.setattr(
+        tasks.timers_due_task, "apply_async", lambda *a, **kw: helpers.append(kw["args"])
+    )
+
+    # Given a few overdue idle chats, the sweep does them alone
+    past = timezone.now() - timedelta(seconds=1)
+    ChatSession.objects.filter(pk__in=ids[:5]).update(idle_deadline=past)
+    assert tasks.timers_sweep_task()["idle_ended"] == 5
+    assert helpers == []
+    # Given a backlog of 40, two helpers are started beside it, and every one is ended
+    ChatSession.objects.filter(pk__in=ids[5:]).update(idle_deadline=past)
+    tasks.timers_sweep_task()
+    assert len(helpers) == 40 // tasks.SWEEP_SHARE
+    assert not ChatSession.objects.filter(pk__in=ids).exclude(state=SessionState.ENDED).exists()
