@@ -232,6 +232,17 @@ class FaultDriver:
             "select count(*) from sessions_app_chatsession where state = 'active' "
             f"and idle_deadline < now() - interval '{grace} seconds'"
         )[0][0]
+        if offers + idle:
+            # Say which, for whoever has to find out why: how overdue, oldest first.
+            rows = self.topo.psql(
+                "select 'offer', round(extract(epoch from now() - expires_at)::numeric, 2) "
+                "from sessions_app_offer where outcome = '' "
+                f"and expires_at < now() - interval '{grace} seconds' union all "
+                "select 'idle', round(extract(epoch from now() - idle_deadline)::numeric, 2) "
+                "from sessions_app_chatsession where state = 'active' "
+                f"and idle_deadline < now() - interval '{grace} seconds' order by 2 desc limit 8"
+            )
+            print(f"  overdue ({offers} offers, {idle} idle), s past due: {rows}", flush=True)
         return offers + idle
 
 
@@ -263,6 +274,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=15, help="seconds between faults")
     parser.add_argument("--json", default="")
     parser.add_argument(
+        "--faults", default=",".join(FAULTS), help=f"which, in order (default: {','.join(FAULTS)})"
+    )
+    parser.add_argument(
         "--accept-timeout", type=int, default=4, help="seconds an offer stands (desk default 30)"
     )
     args = parser.parse_args()
@@ -273,7 +287,11 @@ def main() -> None:
         accept_timeout=args.accept_timeout,
     )
     with Topology() as topo:
-        result = run_faults(cfg, topo, settle=args.settle)
+        faults = tuple(f for f in args.faults.split(",") if f)
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            parser.error(f"unknown faults: {', '.join(sorted(unknown))}")
+        result = run_faults(cfg, topo, faults=faults, settle=args.settle)
     print_report(result)
     print_table(result["faults"])
     total = sum(r.violations for r in result["faults"])
