@@ -11,6 +11,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Subquery
 
 from agents_app.models import Agent, ServiceSettings
 
@@ -18,19 +19,31 @@ from .errors import NotFound
 from .models import ChatSession, Offer
 
 
-def lock_session(session_id: UUID | str, *, wait: bool = True) -> ChatSession | None:
-    """The session, locked. `wait=False`: None at once if another transaction holds it."""
+def lock_session(
+    session_id: UUID | str, *, wait: bool = True, idle_timeout: bool = False
+) -> ChatSession | None:
+    """The session, locked. `wait=False`: None at once if another transaction holds it.
+
+    `idle_timeout`: also the admin's current customer idle timeout, read in the same
+    statement, as `session.current_idle_timeout` (None if the settings row is yet to be made).
+    """
+    if idle_timeout:
+        current = ServiceSettings.objects.filter(pk=ServiceSettings.SINGLETON_PK)
+        column = current.values("customer_idle_timeout_seconds")[:1]
+        sessions = ChatSession.objects.annotate(current_idle_timeout=Subquery(column))
+    else:
+        sessions = ChatSession.objects.all()
     try:
         # No select_related: when the lock waits for a concurrent writer, PostgreSQL re-reads
         # the locked row but not the joined ones, so a joined agent could be stale (None).
         if not wait:
-            found = ChatSession.objects.select_for_update(skip_locked=True).filter(pk=session_id)
+            found = sessions.select_for_update(skip_locked=True).filter(pk=session_id)
             if found := found.first():
                 return found
             if ChatSession.objects.filter(pk=session_id).exists():
                 return None
             raise ChatSession.DoesNotExist
-        return ChatSession.objects.select_for_update().get(pk=session_id)
+        return sessions.select_for_update().get(pk=session_id)
     except (ChatSession.DoesNotExist, ValueError, ValidationError):
         # A malformed id is as unknown as a missing one (never a 500).
         raise NotFound("No such chat session.") from None

@@ -677,7 +677,7 @@ def message_send(
     """A customer (any state but ended) or the serving agent (active only) writes."""
     text = clean_body(body)
     with transaction.atomic():
-        session = lock_session(session_id)
+        session = lock_session(session_id, idle_timeout=sender == Sender.AGENT)
         if sender == Sender.AGENT:
             # Someone else's session is NotFound before anything reveals its state.
             _check_agent_sees(session, agent)
@@ -688,7 +688,9 @@ def message_send(
         if sender == Sender.AGENT:
             if session.state != SessionState.ACTIVE:
                 raise Conflict("Agents write only in active sessions.", code="not_active")
-            timeout = selectors.service_settings().customer_idle_timeout_seconds
+            timeout = session.current_idle_timeout
+            if timeout is None:  # no settings row yet: made with its defaults
+                timeout = selectors.service_settings().customer_idle_timeout_seconds
             session.idle_timeout_seconds = timeout
             session.idle_deadline = now + timedelta(seconds=timeout)
             fields += ["idle_deadline", "idle_timeout_seconds"]
