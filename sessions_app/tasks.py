@@ -22,8 +22,9 @@ def timers_due_task(due: str) -> dict:
     return services.timers_resolve_due()
 
 
-# The three tasks below are no longer sent (timers go out per tick, above). They stay
-# registered one release, so countdowns queued by the release before still run.
+# The next three tasks (offer_expire_task, offers_expire_task, session_idle_end_task) are no
+# longer sent: timers go out per tick (above). They stay registered one release, so countdowns
+# queued by the release before still run.
 
 
 @shared_task(ignore_result=True)
