@@ -845,16 +845,20 @@ def timers_resolve_due(*, now: datetime | None = None) -> dict:
     still due. Each is re-checked under its session's lock.
     """
     now = now or timezone.now()
-    idle = sum(
-        session_idle_end(session_id=pk, wait=False)
-        for pk in selectors.overdue_idle_session_ids(now)
-    )
-    expired = offers_expire_due(now=now)
-    idle += sum(session_idle_end(session_id=pk) for pk in selectors.overdue_idle_session_ids(now))
-    expired += sum(
-        offer_expire(offer_id=pk, session_id=session_id) is ExpireResult.EXPIRED
-        for pk, session_id in selectors.overdue_offers(now)
-    )
+    idle_ids = selectors.overdue_idle_session_ids(now)
+    idle = sum(session_idle_end(session_id=pk, wait=False) for pk in idle_ids)
+    offers = selectors.overdue_offers(now)
+    expired = offers_expire_due(now=now) if offers else 0
+    # Most ticks find nothing due (their deadlines moved): two statements, and done.
+    if idle < len(idle_ids):
+        idle += sum(
+            session_idle_end(session_id=pk) for pk in selectors.overdue_idle_session_ids(now)
+        )
+    if expired < len(offers):
+        expired += sum(
+            offer_expire(offer_id=pk, session_id=session_id) is ExpireResult.EXPIRED
+            for pk, session_id in selectors.overdue_offers(now)
+        )
     return {"offers_expired": expired, "idle_ended": idle}
 
 

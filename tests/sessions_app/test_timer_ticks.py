@@ -149,3 +149,20 @@ def test_a_sweep_that_finds_a_backlog_shares_it_with_helpers(
     tasks.timers_sweep_task()
     assert len(helpers) == 40 // tasks.SWEEP_SHARE
     assert not ChatSession.objects.filter(pk__in=ids).exclude(state=SessionState.ENDED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tick_that_finds_nothing_due_costs_two_statements(auto, make_agent, make_session):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sessions_app import services
+
+    # Given a chat whose idle deadline is still ahead (most ticks find theirs moved like this)
+    agent = make_agent()
+    session = make_session()[0]
+    services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
+    with CaptureQueriesContext(connection) as queries:
+        found = services.timers_resolve_due()
+    assert found == {"offers_expired": 0, "idle_ended": 0}
+    assert len(queries) == 2
