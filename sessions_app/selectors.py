@@ -35,7 +35,10 @@ def _count(qs: QuerySet) -> Subquery:
 
 
 def agents_with_load(queryset: QuerySet | None = None) -> QuerySet:
-    """Agents annotated with `load`: standing offers plus active sessions."""
+    """Agents annotated with `load`: standing offers plus active sessions.
+
+    Routing reads the same load in plain SQL (ROUTING_CANDIDATES_SQL, below): change both.
+    """
     queryset = Agent.objects.all() if queryset is None else queryset
     offers = Offer.objects.filter(agent_id=OuterRef("pk"), outcome="")
     active = ChatSession.objects.filter(agent_id=OuterRef("pk"), state=SessionState.ACTIVE)
@@ -59,7 +62,8 @@ def _routing_candidates_sql() -> str:
 
 
 # Every agent, least recently assigned first: (id, status, max_sessions, load); the load
-# (standing offers plus active sessions) only for those whose status is the parameter.
+# (standing offers plus active sessions, as `agents_with_load` counts it: change both) only for
+# those whose status is the parameter.
 # The routing lock holder reads it for every allocation, so it is one plain statement.
 ROUTING_CANDIDATES_SQL = _routing_candidates_sql()
 
