@@ -43,6 +43,7 @@ class FaultResult:
     status_500: int = 0
     overdue_timers: int = 0
     invariants: int = 0  # check_invariants violations right after the overdue check
+    restarted: dict[str, int] = field(default_factory=dict)  # processes that died of it
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -81,7 +82,8 @@ class FaultDriver:
             result.notes += [f"{k}={v}" for k, v in sorted(delta.items()) if v > 0]
             restarted = Counter(self.topo.restarts)
             restarted.subtract(restarts_before)
-            result.notes += [f"supervisor restarted {k} x{v}" for k, v in restarted.items() if v]
+            result.restarted = {k: v for k, v in restarted.items() if v}
+            result.notes += [f"supervisor restarted {k} x{v}" for k, v in result.restarted.items()]
             self.results.append(result)
             await asyncio.sleep(self.settle)
 

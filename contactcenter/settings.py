@@ -198,6 +198,9 @@ else:
 
 # Celery: timers run on their own queue so a backlog of other work never delays them.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+if CELERY_BROKER_URL.startswith("redis://"):
+    # Redis's own transport, but a worker survives a Redis restart (contactcenter/broker.py).
+    CELERY_BROKER_TRANSPORT = "contactcenter.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
