@@ -2,7 +2,9 @@
 
 import gc
 import os
+import sys
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
@@ -29,3 +31,10 @@ application = ProtocolTypeRouter(
 # whose pauses on a busy daphne line up with latency spikes.
 gc.collect()
 gc.freeze()
+
+# The event loop (sockets, pushes) and Django's sync thread (views, ORM) share the GIL. Each
+# time the loop has waited on a socket, it must wait again for the sync thread to hand the GIL
+# back: up to the switch interval, 5 ms by default, per wait while a request computes. A
+# shorter interval keeps the loop prompt (bench/gil_switch.py; docs/performance.md).
+if settings.ASGI_SWITCH_INTERVAL_MS > 0:
+    sys.setswitchinterval(settings.ASGI_SWITCH_INTERVAL_MS / 1000)

@@ -220,6 +220,8 @@ TIMER_SWEEP_SECONDS = float(os.environ.get("TIMER_SWEEP_SECONDS", "2"))
 # Deadlines falling in one tick share one countdown task (sessions_app/timers.py): a timer is
 # at most this late by design, and a burst of deadlines costs the workers one task per tick.
 TIMER_TICK_MS = int(os.environ.get("TIMER_TICK_MS", "50"))
+# The GIL switch interval of daphne processes (contactcenter/asgi.py); 0 keeps Python's 5 ms.
+ASGI_SWITCH_INTERVAL_MS = float(os.environ.get("ASGI_SWITCH_INTERVAL_MS", "1"))
 CELERY_BEAT_SCHEDULE = {
     "timers-sweep": {
         "task": "sessions_app.tasks.timers_sweep_task",
