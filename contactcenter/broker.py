@@ -29,7 +29,6 @@ class Channel(redis.Channel):
                 raise
             # The connection was collected already: nothing left to requeue through.
             log.warning("broker channel closed without requeueing; Redis restores them later")
-            self.closed = True
 
 
 class Transport(redis.Transport):
