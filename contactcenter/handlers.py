@@ -4,8 +4,8 @@ Django runs a request's sync code (middleware, DRF views, the ORM) in a thread-s
 context of its own, and asgiref gives each such context a new single-thread executor: a new
 thread for every HTTP request, started on the event loop's thread (which waits until the new
 thread is running) and joined there when the request ends. py-spy on a daphne under the issue's
-load found about 9 % of its event loop's time in starting those threads, time during which no
-push goes out. Here each request still gets a context of its own, so requests never queue
+load found a tenth of its event loop's time in submitting to and starting those threads,
+when no push goes out. Here each request still gets a context of its own, so requests never queue
 behind each other's database waits, but its executor comes from a pool and goes back to it.
 """
 
