@@ -15,11 +15,15 @@ for each switch interval. It prints p50/p99 per interval, and the same with no b
 import argparse
 import asyncio
 import socket
-import statistics
 import sys
 import threading
 import time
 from multiprocessing import Process
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.load import pct  # noqa: E402 -- the percentile every bench prints
 
 
 def echo(sock: socket.socket) -> None:
@@ -60,10 +64,6 @@ def measure(sock: socket.socket, count: int, interval_ms: float, busy: bool) -> 
             burner.join()
 
 
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trips", type=int, default=2000)
@@ -80,7 +80,7 @@ def main() -> None:
             taken = measure(ours, args.trips, interval, busy)
             print(
                 f"{interval:13.1f} ms {'yes' if busy else 'no':>12s} "
-                f"{pct(taken, 50):8.2f} {pct(taken, 99):8.2f}"
+                f"{pct(taken, 50) * 1000:8.2f} {pct(taken, 99) * 1000:8.2f}"
             )
     ours.close()
     server.join(timeout=2)

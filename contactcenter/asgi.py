@@ -36,9 +36,9 @@ application = ProtocolTypeRouter(
 gc.collect()
 gc.freeze()
 
-# The event loop (sockets, pushes) and Django's sync thread (views, ORM) share the GIL. Each
-# time the loop has waited on a socket, it must wait again for the sync thread to hand the GIL
-# back: up to the switch interval, 5 ms by default, per wait while a request computes. A
-# shorter interval keeps the loop prompt (bench/gil_switch.py; docs/performance.md).
+# The event loop (sockets, pushes) and the threads running Django's sync code (views, ORM)
+# share the GIL. Each time the loop has waited on a socket, it must wait again for a computing
+# request's thread to hand the GIL back: up to the switch interval, 5 ms by default. A shorter
+# interval keeps the loop prompt (bench/gil_switch.py; docs/performance.md).
 if settings.ASGI_SWITCH_INTERVAL_MS > 0:
     sys.setswitchinterval(settings.ASGI_SWITCH_INTERVAL_MS / 1000)
