@@ -1,13 +1,14 @@
-"""Admin for agents and the service-settings singleton; changes go through services."""
+"""Admin for agents and the service-settings singleton; changes go through actions."""
 
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from sessions_app import selectors
-
-from . import services
+from .actions.agents import agent_profile_create, agent_update
+from .actions.settings import service_settings_get, service_settings_update
+from .actions.status import agent_set_status
 from .models import Agent, ServiceSettings
+from .selectors import agent_load, agents_with_load
 
 
 @admin.register(ServiceSettings)
@@ -27,15 +28,13 @@ class ServiceSettingsAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        obj = services.service_settings_get()
+        obj = service_settings_get()
         return HttpResponseRedirect(
             reverse("admin:agents_app_servicesettings_change", args=[obj.pk])
         )
 
     def save_model(self, request, obj, form, change):
-        services.service_settings_update(
-            **{name: form.cleaned_data[name] for name in form.changed_data}
-        )
+        service_settings_update(**{name: form.cleaned_data[name] for name in form.changed_data})
 
 
 @admin.register(Agent)
@@ -48,35 +47,35 @@ class AgentAdmin(admin.ModelAdmin):
     actions = ["set_online", "set_away", "set_offline"]
 
     def get_queryset(self, request):
-        return selectors.agents_with_load(super().get_queryset(request))
+        return agents_with_load(super().get_queryset(request))
 
     @admin.display(description="load")
     def load(self, obj):
-        return selectors.agent_load(obj)
+        return agent_load(obj)
 
     def save_model(self, request, obj, form, change):
         if not change:
             # A new profile starts offline whatever the form says: nothing routes to it yet.
-            created = services.agent_profile_create(
+            created = agent_profile_create(
                 user=obj.user, display_name=obj.display_name, max_sessions=obj.max_sessions
             )
             obj.pk = created.pk
             if obj.status != created.status:
-                services.agent_set_status(agent_id=created.pk, status=obj.status)
+                agent_set_status(agent_id=created.pk, status=obj.status)
             return
         changed = set(form.changed_data)
         if changed & {"display_name", "max_sessions"}:
-            services.agent_update(
+            agent_update(
                 agent_id=obj.pk,
                 display_name=obj.display_name,
                 max_sessions=obj.max_sessions,
             )
         if "status" in changed:
-            services.agent_set_status(agent_id=obj.pk, status=obj.status)
+            agent_set_status(agent_id=obj.pk, status=obj.status)
 
     def _set_status(self, request, queryset, status):
         for agent in queryset:
-            services.agent_set_status(agent_id=agent.pk, status=status)
+            agent_set_status(agent_id=agent.pk, status=status)
         self.message_user(request, f"{queryset.count()} agent(s) set {status}.")
 
     @admin.action(description="Set selected agents online")

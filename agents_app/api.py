@@ -11,8 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sessions_app import selectors
-from sessions_app.api_support import (
+from core.api import (
     AuthTokenThrottle,
     IsStaff,
     Pagination,
@@ -20,19 +19,17 @@ from sessions_app.api_support import (
     TextField,
     auth_token_issue,
     error_responses,
+    parse,
 )
-from sessions_app.errors import Invalid, NotFound
+from core.errors import Invalid, NotFound
 
-from . import services
+from .actions.agents import agent_create, agent_update
+from .actions.settings import SETTINGS_FIELDS, service_settings_get, service_settings_update
+from .actions.status import agent_set_status
 from .models import Agent, AgentStatus, ServiceMode
+from .selectors import agent_dict, agent_for_user, agent_get, agents_with_load
 
 USER_AUTH = [TokenAuthentication, SessionAuthentication]
-
-
-def _parse(serializer_class, request, *, partial: bool = False) -> dict:
-    serializer = serializer_class(data=request.data, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 # --- POST /api/auth/token/ ---------------------------------------------------------------------
@@ -64,7 +61,7 @@ class AuthTokenView(APIView):
         tags=["auth"],
     )
     def post(self, request):
-        data = _parse(TokenRequest, request)
+        data = parse(TokenRequest, request.data)
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
             raise Invalid("Wrong username or password.", code="invalid_credentials")
@@ -90,7 +87,7 @@ class ServiceSettingsSerializer(StrictSerializer):
 
 
 def settings_dict(cfg) -> dict:
-    return {name: getattr(cfg, name) for name in services.SETTINGS_FIELDS}
+    return {name: getattr(cfg, name) for name in SETTINGS_FIELDS}
 
 
 class ServiceSettingsView(APIView):
@@ -105,7 +102,7 @@ class ServiceSettingsView(APIView):
         tags=["settings"],
     )
     def get(self, request):
-        return Response(settings_dict(services.service_settings_get()))
+        return Response(settings_dict(service_settings_get()))
 
     @extend_schema(
         operation_id="service_settings_update",
@@ -114,8 +111,8 @@ class ServiceSettingsView(APIView):
         tags=["settings"],
     )
     def patch(self, request):
-        changes = _parse(ServiceSettingsSerializer, request, partial=True)
-        return Response(settings_dict(services.service_settings_update(**changes)))
+        changes = parse(ServiceSettingsSerializer, request.data, partial=True)
+        return Response(settings_dict(service_settings_update(**changes)))
 
 
 # --- /api/agents/ --------------------------------------------------------------------------------
@@ -173,17 +170,17 @@ def _agent_change(agent: Agent, data: dict) -> dict:
     """Apply name/capacity, then status, each through its service; the fresh representation."""
     profile = {k: data[k] for k in ("display_name", "max_sessions") if k in data}
     if profile:
-        services.agent_update(agent_id=agent.pk, **profile)
+        agent_update(agent_id=agent.pk, **profile)
     if "status" in data:
-        services.agent_set_status(agent_id=agent.pk, status=data["status"])
-    return selectors.agent_dict(selectors.agents_with_load().get(pk=agent.pk))
+        agent_set_status(agent_id=agent.pk, status=data["status"])
+    return agent_dict(agent_get(agent.pk))
 
 
 def _agent_or_404(agent_id: str) -> Agent:
-    try:
-        return selectors.agents_with_load().get(pk=int(agent_id))
-    except (Agent.DoesNotExist, ValueError, OverflowError):
-        raise NotFound("No such agent.") from None
+    agent = agent_get(agent_id)
+    if agent is None:
+        raise NotFound("No such agent.")
+    return agent
 
 
 class AgentListView(APIView):
@@ -200,8 +197,8 @@ class AgentListView(APIView):
     )
     def get(self, request):
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.agents_with_load().order_by("pk"), request)
-        return paginator.get_paginated_response([selectors.agent_dict(a) for a in page])
+        page = paginator.paginate_queryset(agents_with_load().order_by("pk"), request)
+        return paginator.get_paginated_response([agent_dict(a) for a in page])
 
     @extend_schema(
         operation_id="agents_create",
@@ -216,14 +213,14 @@ class AgentListView(APIView):
         tags=["agents"],
     )
     def post(self, request):
-        data = _parse(AgentCreateRequest, request)
-        agent = services.agent_create(
+        data = parse(AgentCreateRequest, request.data)
+        agent = agent_create(
             username=data["username"],
             password=data["password"],
             display_name=data.get("display_name", ""),
             max_sessions=data.get("max_sessions"),
         )
-        return Response(selectors.agent_dict(selectors.agents_with_load().get(pk=agent.pk)), 201)
+        return Response(agent_dict(agent_get(agent.pk)), 201)
 
 
 class AgentDetailView(APIView):
@@ -238,7 +235,7 @@ class AgentDetailView(APIView):
         tags=["agents"],
     )
     def get(self, request, agent_id: str):
-        return Response(selectors.agent_dict(_agent_or_404(agent_id)))
+        return Response(agent_dict(_agent_or_404(agent_id)))
 
     @extend_schema(
         operation_id="agents_update",
@@ -248,7 +245,7 @@ class AgentDetailView(APIView):
     )
     def patch(self, request, agent_id: str):
         agent = _agent_or_404(agent_id)
-        return Response(_agent_change(agent, _parse(AgentUpdateRequest, request)))
+        return Response(_agent_change(agent, parse(AgentUpdateRequest, request.data)))
 
 
 class AgentMeView(APIView):
@@ -258,7 +255,7 @@ class AgentMeView(APIView):
     permission_classes = [IsAuthenticated]
 
     def _me(self, request) -> Agent:
-        agent = selectors.agent_for_user(request.user)
+        agent = agent_for_user(request.user)
         if agent is None:
             from rest_framework.exceptions import PermissionDenied
 
@@ -272,7 +269,7 @@ class AgentMeView(APIView):
     )
     def get(self, request):
         agent = self._me(request)
-        return Response(selectors.agent_dict(selectors.agents_with_load().get(pk=agent.pk)))
+        return Response(agent_dict(agent_get(agent.pk)))
 
     @extend_schema(
         operation_id="agents_me_update",
@@ -282,4 +279,4 @@ class AgentMeView(APIView):
     )
     def patch(self, request):
         agent = self._me(request)
-        return Response(_agent_change(agent, _parse(AgentMeUpdateRequest, request)))
+        return Response(_agent_change(agent, parse(AgentMeUpdateRequest, request.data)))

@@ -29,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load import Config, Run, print_report, run_load  # noqa: E402
-from bench.topology import Topology  # noqa: E402
+from bench.topology import REDIS_PREFIX, Topology  # noqa: E402
 
 FAULTS = ("worker_kill", "daphne_kill", "redis_restart", "postgres_restart")
 
@@ -184,6 +184,10 @@ class FaultDriver:
 
         if self._celery is None:  # sends by name: this process needs neither Django nor tasks
             self._celery = Celery("faults", broker=self.topo.redis_url)
+            # The desk's queues are under its key prefix (contactcenter/settings.py).
+            self._celery.conf.broker_transport_options = {
+                "global_keyprefix": f"{REDIS_PREFIX}:celery:"
+            }
         key = f"faults:probe:{time.monotonic_ns()}"
         client = redis.Redis.from_url(self.topo.redis_url, socket_timeout=2)
         sent = 0.0
@@ -194,7 +198,7 @@ class FaultDriver:
                         return True
                     if time.monotonic() - sent > 2:
                         self._celery.send_task(
-                            "sessions_app.tasks.timer_probe_task", args=[0, key], queue="default"
+                            "bench.probe_tasks.timer_probe_task", args=[0, key], queue="default"
                         )
                         sent = time.monotonic()
                 time.sleep(0.1)

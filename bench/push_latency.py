@@ -27,6 +27,8 @@ import time
 import uuid
 from pathlib import Path
 
+from sessions_app.actions.create import session_create
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -163,8 +165,10 @@ async def run(args: argparse.Namespace, base: str, env: dict) -> None:
     from channels.layers import get_channel_layer
     from rest_framework.authtoken.models import Token
 
+    from agents_app.actions.agents import agent_create
+    from agents_app.actions.settings import service_settings_update
+    from agents_app.actions.status import agent_set_status
     from agents_app.models import ServiceSettings
-    from agents_app.services import agent_create, agent_set_status, service_settings_update
     from sessions_app import push
 
     def prepare():
@@ -299,12 +303,11 @@ def drive_sessions(conn, env: dict) -> None:
     import django
 
     django.setup()
-    from sessions_app import services
     from sessions_app.models import Offer
 
     while (n := conn.recv()) is not None:
         t0 = time.time()
-        session, _ = services.session_create(customer_name=f"Bench {n}", message="hello")
+        session, _ = session_create(customer_name=f"Bench {n}", message="hello")
         took = time.time() - t0
         agent_id = Offer.objects.filter(session=session, outcome="").values_list(
             "agent_id", flat=True

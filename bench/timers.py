@@ -59,11 +59,16 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from agents_app import services as agent_services  # noqa: E402
+from agents_app.actions.agents import agent_create  # noqa: E402
+from agents_app.actions.settings import service_settings_update  # noqa: E402
+from agents_app.actions.status import agent_set_status  # noqa: E402
 from agents_app.models import Agent, ServiceSettings  # noqa: E402
-from sessions_app import services  # noqa: E402
+from bench.probe_tasks import timer_probe_task  # noqa: E402
+from sessions_app.actions.create import session_create  # noqa: E402
+from sessions_app.actions.end import session_end  # noqa: E402
+from sessions_app.actions.messages import message_send  # noqa: E402
 from sessions_app.models import ChatSession, Offer  # noqa: E402
-from sessions_app.tasks import timer_probe_task  # noqa: E402
+from sessions_app.routing.drain import queue_drain  # noqa: E402
 
 
 def percentiles(values: list[float]) -> str:
@@ -107,7 +112,7 @@ def reset(mode: str, accept: int = 2, idle: int = 2, capacity: int = 50) -> None
     ChatSession.objects.all().delete()
     Agent.objects.update(status="offline")
     ServiceSettings.objects.filter(pk=1).delete()
-    agent_services.service_settings_update(
+    service_settings_update(
         service_mode=mode,
         accept_timeout_seconds=accept,
         customer_idle_timeout_seconds=idle,
@@ -118,7 +123,7 @@ def reset(mode: str, accept: int = 2, idle: int = 2, capacity: int = 50) -> None
 def agents(count: int) -> list[Agent]:
     found = list(Agent.objects.filter(user__username__startswith="bench_").order_by("pk"))
     for i in range(len(found), count):
-        found.append(agent_services.agent_create(username=f"bench_{i}", password="bench-pw"))
+        found.append(agent_create(username=f"bench_{i}", password="bench-pw"))
     return found[:count]
 
 
@@ -167,7 +172,7 @@ def stop_bouncing() -> None:
     """Offers keep moving between agents every accept timeout: take everyone offline."""
     Agent.objects.update(status="offline")
     for pk in ChatSession.objects.exclude(state="ended").values_list("pk", flat=True):
-        services.session_end(session_id=pk, reason="staff_ended")
+        session_end(session_id=pk, reason="staff_ended")
 
 
 def bare_countdowns(count: int, spread: float, lead: float = 1.5) -> list[float]:
@@ -194,15 +199,15 @@ def offer_expiry_spread(count: int, pace: float) -> list[float]:
     accept = 15
     reset("manual", accept=accept)
     for agent in agents(10):
-        agent_services.agent_set_status(agent_id=agent.pk, status="online")
+        agent_set_status(agent_id=agent.pk, status="online")
     started = time.monotonic()
     for _ in range(count):
-        services.session_create(customer_name="Bench")
+        session_create(customer_name="Bench")
         time.sleep(pace)
         if time.monotonic() - started > accept - 2:
             break  # a slow machine: keep the follow-up offers from expiring too (below)
     # The follow-up offers get a long timeout, so only the measured first round expires.
-    agent_services.service_settings_update(accept_timeout_seconds=3600)
+    service_settings_update(accept_timeout_seconds=3600)
     first = first_offers({"customer_name": "Bench"})
     last_deadline = max(o.expires_at for o in first)
     wait_for(lambda: timezone.now() > last_deadline + timedelta(seconds=1), 60, "deadlines")
@@ -222,10 +227,10 @@ def offer_expiry_burst(count: int) -> list[float]:
     reset("manual", accept=10, capacity=30)
     pool = agents(max(20, count // 25 + 2))
     for _ in range(count):
-        services.session_create(customer_name="Burst")  # all queued: everyone is offline
+        session_create(customer_name="Burst")  # all queued: everyone is offline
     Agent.objects.filter(pk__in=[a.pk for a in pool]).update(status="online")  # bench setup
-    services.queue_drain()
-    agent_services.service_settings_update(accept_timeout_seconds=3600)  # follow-ups stand
+    queue_drain()
+    service_settings_update(accept_timeout_seconds=3600)  # follow-ups stand
     first = first_offers({"customer_name": "Burst"})
     deadlines = [o.expires_at for o in first]
     window = (max(deadlines) - min(deadlines)).total_seconds()
@@ -245,11 +250,11 @@ def offer_expiry_burst(count: int) -> list[float]:
 def idle_end_spread(count: int, pace: float) -> list[float]:
     reset("auto", idle=2)
     for agent in agents(10):
-        agent_services.agent_set_status(agent_id=agent.pk, status="online")
+        agent_set_status(agent_id=agent.pk, status="online")
     deadlines = {}
     for _ in range(count):
-        session, _ = services.session_create(customer_name="Idle")
-        services.message_send(
+        session, _ = session_create(customer_name="Idle")
+        message_send(
             session_id=session.pk, sender="agent", body="Still there?", agent=session.agent
         )
         session.refresh_from_db()
@@ -279,10 +284,12 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     import redis
 
-    redis.Redis.from_url(REDIS_URL).delete(f"celery/{ENV['CELERY_TIMER_QUEUE']}")
+    prefix = f"{ENV['REDIS_PREFIX']}:celery:"  # the broker's own key prefix (settings)
+    redis.Redis.from_url(REDIS_URL).delete(prefix + ENV["CELERY_TIMER_QUEUE"])
     worker_argv = ["worker", "-Q", ENV["CELERY_TIMER_QUEUE"], "-P", "prefork"]
     worker_argv += ["-c", str(args.concurrency), "-n", f"bench-{os.getpid()}@%h"]
     worker_argv += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
+    worker_argv += ["--include", "bench.probe_tasks"]
     worker = start("worker", worker_argv)
     beat_file = ROOT / "test-output" / "bench-celerybeat-schedule"
     beat = start("beat", ["beat", "-l", "WARNING", "--schedule", str(beat_file), "--pidfile="])

@@ -135,6 +135,9 @@ def cpu_seconds_by_tree(roots: list[int]) -> dict[int, float]:
     return totals
 
 
+REDIS_PREFIX = "ccbench"  # the desk's keys, its Celery queues among them
+
+
 @dataclass
 class Topology:
     daphnes: int = 2
@@ -190,7 +193,7 @@ class Topology:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis_url,
-            REDIS_PREFIX="ccbench",
+            REDIS_PREFIX=REDIS_PREFIX,
             TIMER_SWEEP_SECONDS=str(self.sweep_seconds),
             # One client address drives the whole load: the throttles must not shape it.
             THROTTLE_SESSION_CREATE="1000000/minute",
@@ -349,7 +352,7 @@ class Topology:
             sys.executable, "-m", "celery", "-A", "contactcenter", "worker",
             "-Q", "timers,default", "-P", "prefork", "-c", str(self.worker_concurrency),
             "-n", f"bench{index}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
-            "-l", "INFO",
+            "--include", "bench.probe_tasks", "-l", "INFO",
         ]  # fmt: skip
         proc = self.procs[f"worker{index}"] = Proc(f"worker{index}", argv, self.env(), self.logs)
         proc.start()
@@ -469,7 +472,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from rest_framework.authtoken.models import Token
 from agents_app.models import Agent, ServiceSettings
-from agents_app.services import agent_set_status
+from agents_app.actions.status import agent_set_status
 
 User = get_user_model()
 staff, _ = User.objects.get_or_create(username={staff!r}, defaults=dict(is_staff=True,

@@ -18,8 +18,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from sessions_app.routing import websocket_urlpatterns  # noqa: E402
 from sessions_app.ws_auth import WebSocketAuth  # noqa: E402
+from sessions_app.ws_urls import websocket_urlpatterns  # noqa: E402
 
 # daphne has no static file serving of its own: the workspace's JS, CSS and ringtone come from
 # STATICFILES_DIRS through Django's handler (a front proxy may serve STATIC_ROOT instead).

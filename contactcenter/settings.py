@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so it sees exceptions from views first: a lost database or Redis is a 503.
-    "sessions_app.middleware.ServiceUnavailableMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "contactcenter.urls"
@@ -149,8 +149,8 @@ LOGIN_REDIRECT_URL = "/workspace/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-# Keys this deployment writes to Redis (push seq counters, channel names) start with it,
-# so two deployments or test runs can share one Redis server.
+# Keys this deployment writes to Redis (push seq counters, channel names, cache, the Celery
+# broker's queues) start with it, so two deployments or test runs can share one Redis server.
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "cc")
 
 # Per asyncio Redis pool of a process (channel layer, seq and presence clients of a daphne).
@@ -201,14 +201,15 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 if CELERY_BROKER_URL.startswith("redis://"):
     # Redis's own transport, but a worker survives a Redis restart (contactcenter/broker.py).
     CELERY_BROKER_TRANSPORT = "contactcenter.broker:Transport"
+# Every broker key (queues, unacknowledged messages, bindings) starts with REDIS_PREFIX too, so
+# two desks sharing one Redis never take each other's tasks.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMER_QUEUE = os.environ.get("CELERY_TIMER_QUEUE", "timers")
 CELERY_TASK_ROUTES = {
     "sessions_app.tasks.timers_due_task": {"queue": CELERY_TIMER_QUEUE},
-    "sessions_app.tasks.offer_expire_task": {"queue": CELERY_TIMER_QUEUE},
-    "sessions_app.tasks.session_idle_end_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.timers_sweep_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.queue_drain_task": {"queue": CELERY_TIMER_QUEUE},
 }
@@ -229,14 +230,13 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep nobody ran in time is useless: the next one does its work.
         "options": {"expires": max(TIMER_SWEEP_SECONDS * 2, 1.0)},
     },
-    # Sets away online agents whose every workspace is gone (sessions_app/presence.py).
+    # Sets away online agents whose every workspace is gone (agents_app/presence.py).
     "presence-sweep": {
-        "task": "sessions_app.presence.presence_sweep_task",
+        "task": "agents_app.tasks.presence_sweep_task",
         "schedule": float(os.environ.get("PRESENCE_SWEEP_SECONDS", "5")),
         "options": {"queue": CELERY_TIMER_QUEUE, "expires": 10.0},
     },
 }
-CELERY_IMPORTS = ["sessions_app.presence"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -247,9 +247,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "sessions_app.api_support.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "sessions_app.api_support.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "session_create": os.environ.get("THROTTLE_SESSION_CREATE", "30/minute"),
         "customer_message": os.environ.get("THROTTLE_CUSTOMER_MESSAGE", "60/minute"),

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents_app import api as agents_api
+from core.health import HealthView
 from sessions_app import api as sessions_api
 
 api_urlpatterns = [
@@ -41,11 +42,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include(api_urlpatterns)),
-    path("healthz", sessions_api.HealthView.as_view(), name="healthz"),
+    path("healthz", HealthView.as_view(), name="healthz"),
     path("", include("sessions_app.page_urls")),  # /workspace/ and /chat/
     path("", include("sessions_app.metrics")),  # /metrics (Prometheus)
 ]
 
 # JSON errors under /api/ even for paths no view matches.
-handler404 = "sessions_app.api_support.json_not_found"
-handler500 = "sessions_app.api_support.json_server_error"
+handler404 = "core.api.json_not_found"
+handler500 = "core.api.json_server_error"

@@ -1,9 +1,10 @@
-"""Admin for chat sessions: messages and audit events inline, ending goes through services."""
+"""Admin for chat sessions: messages and audit events inline, ending goes through actions."""
 
 from django.contrib import admin, messages
 
-from . import services
-from .errors import DomainError
+from core.errors import DomainError
+
+from .actions.end import session_end
 from .models import ChatSession, EndReason, Message, Offer, SessionEvent
 
 
@@ -63,7 +64,7 @@ class ChatSessionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        # Viewable, never edited by hand: every change of state goes through a service.
+        # Viewable, never edited by hand: every change of state goes through an action.
         return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
@@ -74,7 +75,7 @@ class ChatSessionAdmin(admin.ModelAdmin):
         ended = 0
         for session in queryset.exclude(state="ended"):
             try:
-                services.session_end(session_id=session.pk, reason=EndReason.STAFF_ENDED)
+                session_end(session_id=session.pk, reason=EndReason.STAFF_ENDED)
                 ended += 1
             except DomainError as exc:
                 self.message_user(request, f"{session}: {exc.detail}", messages.WARNING)
@@ -82,7 +83,7 @@ class ChatSessionAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by services only: the admin reads it."""
+    """History is written by actions only: the admin reads it."""
 
     def has_add_permission(self, request):
         return False

@@ -1,19 +1,7 @@
-"""REST views for chat sessions, their messages, accept/end, and the health check."""
+"""REST views for chat sessions, their messages, accept and end."""
 
-import enum
-import logging
-
-import redis
-from django.conf import settings
-from django.db import DatabaseError, connection
-from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import PermissionDenied
@@ -21,10 +9,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents_app.models import Agent
-
-from . import selectors, services
-from .api_support import (
+from agents_app.selectors import agent_for_user
+from core.api import (
     CustomerMessageThrottle,
     CustomerTokenAuthentication,
     IsUserOrCustomer,
@@ -34,12 +20,18 @@ from .api_support import (
     TextField,
     customer_credential,
     error_responses,
+    parse,
     throttle_or_raise,
 )
-from .errors import Conflict, NotFound
-from .models import ChatSession, EndReason, Offer, Sender, SessionState
+from core.text import MAX_BODY, MAX_NAME
 
-log = logging.getLogger(__name__)
+from . import selectors
+from .access import Access, Act, Role, access_session
+from .actions.create import session_create
+from .actions.end import session_end
+from .actions.messages import message_send
+from .actions.offers import offer_accept
+from .models import EndReason, Sender, SessionState
 
 # Order matters: a customer header wins over a browser's session cookie (no CSRF for customers),
 # and the first class names the 401 challenge (`WWW-Authenticate: Token`).
@@ -100,9 +92,9 @@ class MessageSerializer(serializers.Serializer):
 class SessionCreateRequest(StrictSerializer):
     """A customer opens a chat."""
 
-    customer_name = TextField(max_length=services.MAX_NAME)
+    customer_name = TextField(max_length=MAX_NAME)
     message = TextField(
-        max_length=services.MAX_BODY,
+        max_length=MAX_BODY,
         required=False,
         allow_blank=True,
         allow_null=True,
@@ -113,49 +105,22 @@ class SessionCreateRequest(StrictSerializer):
 class MessageCreateRequest(StrictSerializer):
     """A message from the customer or the serving agent."""
 
-    body = TextField(max_length=services.MAX_BODY, help_text="1-4000 characters after trimming.")
+    body = TextField(max_length=MAX_BODY, help_text="1-4000 characters after trimming.")
 
 
 class SessionListQuery(serializers.Serializer):
     state = serializers.ChoiceField(choices=SessionState.values, required=False)
 
 
-def _parse(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 # --- who is asking, about which session ---------------------------------------------------------
 
 
-class Role(enum.Enum):
-    CUSTOMER = "customer"  # holds this session's customer token
-    HOLDER = "holder"  # the agent the session is (or was) with
-    OFFERED = "offered"  # an agent it was offered to, not (yet) its holder
-    STAFF = "staff"  # staff with no agent relation to this session
-
-
-def _session_for(request, session_id: str) -> tuple[ChatSession, Role, Agent | None]:
+def _access(request, session_id: str) -> Access:
     """The session and the caller's role in it; 404 when it is unknown or not theirs."""
     credential = customer_credential(request)
     if credential is not None:
-        session = selectors.session_for_customer(session_id, credential.token)
-        if session is None:
-            raise NotFound("No such chat session.")
-        return session, Role.CUSTOMER, None
-    session = selectors.session_get(session_id)
-    if session is None:
-        raise NotFound("No such chat session.")
-    agent = selectors.agent_for_user(request.user)
-    if agent is not None and session.agent_id == agent.pk:
-        return session, Role.HOLDER, agent
-    offered = agent is not None and Offer.objects.filter(session=session, agent=agent).exists()
-    if offered and not request.user.is_staff:
-        return session, Role.OFFERED, agent
-    if request.user.is_staff:
-        return session, Role.STAFF, agent
-    raise NotFound("No such chat session.")
+        return access_session(session_id, customer_token=credential.token)
+    return access_session(session_id, user=request.user)
 
 
 SESSION_PATH = [
@@ -197,15 +162,11 @@ class SessionListView(APIView):
         tags=["sessions"],
     )
     def get(self, request):
-        query = _parse(SessionListQuery, request.query_params)
-        if request.user.is_staff:
-            sessions = ChatSession.objects.all()
-        else:
-            agent = selectors.agent_for_user(request.user)
-            if agent is None:
-                raise PermissionDenied("Agents and staff only.", code="not_an_agent")
-            offered = Offer.objects.filter(agent=agent, outcome="").values("session_id")
-            sessions = ChatSession.objects.filter(Q(agent=agent) | Q(pk__in=offered))
+        query = parse(SessionListQuery, request.query_params)
+        agent = None if request.user.is_staff else agent_for_user(request.user)
+        if agent is None and not request.user.is_staff:
+            raise PermissionDenied("Agents and staff only.", code="not_an_agent")
+        sessions = selectors.sessions_visible_to(agent, staff=request.user.is_staff)
         if "state" in query:
             sessions = sessions.filter(state=query["state"])
         sessions = sessions.select_related("agent__user").order_by("-created_at", "pk")
@@ -221,8 +182,8 @@ class SessionListView(APIView):
         tags=["sessions"],
     )
     def post(self, request):
-        data = _parse(SessionCreateRequest, request.data)
-        session, token = services.session_create(
+        data = parse(SessionCreateRequest, request.data)
+        session, token = session_create(
             customer_name=data["customer_name"], message=data.get("message")
         )
         return Response(dict(selectors.session_dict(session), customer_token=token), status=201)
@@ -241,8 +202,7 @@ class SessionDetailView(APIView):
         tags=["sessions"],
     )
     def get(self, request, session_id: str):
-        session, _, _ = _session_for(request, session_id)
-        return Response(selectors.session_dict(session))
+        return Response(selectors.session_dict(_access(request, session_id).session))
 
 
 class SessionMessagesView(APIView):
@@ -258,10 +218,8 @@ class SessionMessagesView(APIView):
         tags=["sessions"],
     )
     def get(self, request, session_id: str):
-        session, role, _ = _session_for(request, session_id)
-        if role == Role.OFFERED:
-            raise Conflict("Accept the chat before reading it.", code="not_active")
-        messages = selectors.session_messages(session)
+        found = _access(request, session_id).require(Act.READ_MESSAGES)
+        messages = selectors.session_messages(found.session)
         return Response([selectors.message_dict(m) for m in messages])
 
     @extend_schema(
@@ -272,17 +230,13 @@ class SessionMessagesView(APIView):
         tags=["sessions"],
     )
     def post(self, request, session_id: str):
-        session, role, agent = _session_for(request, session_id)
-        if role == Role.STAFF:
-            raise PermissionDenied(
-                "Only the session's agent or its customer may write.", code="not_your_session"
-            )
-        if role == Role.CUSTOMER:
-            throttle_or_raise(CustomerMessageThrottle(str(session.pk)), request, self)
-        data = _parse(MessageCreateRequest, request.data)
-        sender = Sender.CUSTOMER if role == Role.CUSTOMER else Sender.AGENT
-        message = services.message_send(
-            session_id=session.pk, sender=sender, body=data["body"], agent=agent
+        found = _access(request, session_id).require(Act.WRITE)
+        if found.role == Role.CUSTOMER:
+            throttle_or_raise(CustomerMessageThrottle(str(found.session.pk)), request, self)
+        data = parse(MessageCreateRequest, request.data)
+        sender = Sender.CUSTOMER if found.role == Role.CUSTOMER else Sender.AGENT
+        message = message_send(
+            session_id=found.session.pk, sender=sender, body=data["body"], agent=found.agent
         )
         return Response(selectors.message_dict(message), status=201)
 
@@ -309,12 +263,10 @@ class SessionAcceptView(APIView):
         tags=["sessions"],
     )
     def post(self, request, session_id: str):
-        session, role, agent = _session_for(request, session_id)
-        if role == Role.CUSTOMER:
-            raise PermissionDenied("Customers cannot accept chats.", code="not_an_agent")
-        if agent is None:
+        found = _access(request, session_id).require(Act.ACCEPT)
+        if found.agent is None:
             raise PermissionDenied("You have no agent profile.", code="not_an_agent")
-        session = services.offer_accept(session_id=session.pk, agent=agent)
+        session = offer_accept(session_id=found.session.pk, agent=found.agent)
         return Response(selectors.session_dict(session))
 
 
@@ -332,92 +284,11 @@ class SessionEndView(APIView):
         tags=["sessions"],
     )
     def post(self, request, session_id: str):
-        session, role, agent = _session_for(request, session_id)
-        if role == Role.OFFERED:
-            raise Conflict("Accept the chat before ending it.", code="not_active")
+        found = _access(request, session_id).require(Act.END)
         reason = {
             Role.CUSTOMER: EndReason.CUSTOMER_ENDED,
             Role.HOLDER: EndReason.AGENT_ENDED,
             Role.STAFF: EndReason.STAFF_ENDED,
-        }[role]
-        ended = services.session_end(session_id=session.pk, reason=reason, agent=agent)
+        }[found.role]
+        ended = session_end(session_id=found.session.pk, reason=reason, agent=found.agent)
         return Response(selectors.session_dict(ended))
-
-
-# --- /healthz ------------------------------------------------------------------------------------
-
-
-def _database_ok() -> bool:
-    pool = getattr(connection, "pool", None)
-    if pool is not None:
-        return _pooled_database_ok(pool)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
-    except DatabaseError:
-        log.warning("healthz: database check failed", exc_info=True)
-        connection.close()  # a broken connection must not serve the next request
-        return False
-
-
-def _pooled_database_ok(pool) -> bool:
-    """A connection from the pool within a second: a dead database must not hold the check for
-    the pool's whole wait (a load balancer gives up first and sees no answer at all)."""
-    import psycopg
-
-    timeout = float(getattr(settings, "HEALTHZ_DATABASE_TIMEOUT", 1.0))
-    try:
-        pool.open()
-        with pool.connection(timeout=timeout) as conn:
-            return conn.execute("SELECT 1").fetchone() == (1,)
-    except psycopg.Error:
-        log.warning("healthz: database check failed", exc_info=True)
-        return False
-
-
-def _redis_ok() -> bool:
-    timeout = float(getattr(settings, "HEALTHZ_REDIS_TIMEOUT", 1.0))
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout
-    )
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        log.warning("healthz: redis check failed", exc_info=True)
-        return False
-    finally:
-        client.close()
-
-
-HEALTH = inline_serializer(
-    "Health",
-    {
-        "database": serializers.ChoiceField(choices=["ok", "down"]),
-        "redis": serializers.ChoiceField(choices=["ok", "down"]),
-    },
-)
-
-
-class HealthView(APIView):
-    """Is the database there, is Redis there: 200 when both answer, 503 naming what is down."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        operation_id="healthz",
-        responses={
-            200: OpenApiResponse(HEALTH, description="Both answer."),
-            503: OpenApiResponse(HEALTH, description="Something is down: its value is `down`."),
-        },
-        auth=[],
-        tags=["health"],
-    )
-    def get(self, request):
-        checks = {
-            "database": "ok" if _database_ok() else "down",
-            "redis": "ok" if _redis_ok() else "down",
-        }
-        healthy = all(value == "ok" for value in checks.values())
-        return Response(checks, status=200 if healthy else 503)

@@ -18,12 +18,20 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
-from agents_app import services as agent_services
+from agents_app import presence
+from agents_app.actions.status import agent_set_status
 from agents_app.models import Agent
-from sessions_app.asyncdb import database_sync_to_async
+from agents_app.selectors import agent_capacity, agent_dict, agent_for_user, agents_with_load
+from agents_app.selectors import service_settings as current_settings
+from core.api import CustomerMessageThrottle
+from core.asyncdb import database_sync_to_async
+from core.errors import DomainError, Invalid, NotFound
 
-from . import metrics, presence, push, selectors, services
-from .errors import DomainError, Invalid, NotFound
+from . import metrics, push, selectors
+from .access import Act, access_session, session_for_customer
+from .actions.end import session_end
+from .actions.messages import message_send
+from .actions.offers import offer_accept
 from .models import EndReason, Sender, SessionState
 
 log = logging.getLogger(__name__)
@@ -205,21 +213,20 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
 
 @database_sync_to_async
 def _agent_for_user(user) -> Agent | None:
-    return selectors.agent_for_user(user)
+    return agent_for_user(user)
 
 
 @database_sync_to_async
 def _agent_snapshot(agent_id: int) -> dict:
-    agent = selectors.agents_with_load(Agent.objects.filter(pk=agent_id)).get()
-    cfg = selectors.service_settings()
-    agent_data = selectors.agent_dict(agent)
-    agent_data["capacity"] = selectors.agent_capacity(agent, cfg)
+    agent = agents_with_load(Agent.objects.filter(pk=agent_id)).get()
+    cfg = current_settings()
+    agent_data = agent_dict(agent)
+    agent_data["capacity"] = agent_capacity(agent, cfg)
     sessions = []
     for session in selectors.sessions_for_agent(agent):
         data = selectors.session_dict(session)
         if session.state == SessionState.OFFERED:
-            first = selectors.session_messages(session).filter(sender=Sender.CUSTOMER).first()
-            data["first_message"] = first.body if first else None
+            data["first_message"] = selectors.first_customer_message(session)
         sessions.append(data)
     return {
         "agent": agent_data,
@@ -230,11 +237,10 @@ def _agent_snapshot(agent_id: int) -> dict:
 
 
 @database_sync_to_async
-def _agent_messages(session_id: str, agent_id: int) -> list[dict]:
-    session = selectors.session_get(session_id)
-    if session is None or session.agent_id != agent_id:
-        raise NotFound("No such chat session.")
-    return [selectors.message_dict(m) for m in selectors.session_messages(session)]
+def _agent_messages(session_id: str, agent: Agent) -> list[dict]:
+    # The workspace is an agent's view: staff rights do not apply on this socket.
+    found = access_session(session_id, agent=agent, staff=False).require(Act.READ_MESSAGES)
+    return [selectors.message_dict(m) for m in selectors.session_messages(found.session)]
 
 
 class AgentConsumer(_NumberedConsumer):
@@ -287,7 +293,7 @@ class AgentConsumer(_NumberedConsumer):
         return {"session": await _accept(_session_id(frame), self.agent)}
 
     async def cmd_message(self, frame: dict) -> dict:
-        message = await database_sync_to_async(services.message_send)(
+        message = await database_sync_to_async(message_send)(
             session_id=_session_id(frame),
             sender=Sender.AGENT,
             body=frame.get("body"),
@@ -296,7 +302,7 @@ class AgentConsumer(_NumberedConsumer):
         return {"message": selectors.message_dict(message)}
 
     async def cmd_end(self, frame: dict) -> dict:
-        session = await database_sync_to_async(services.session_end)(
+        session = await database_sync_to_async(session_end)(
             session_id=_session_id(frame), reason=EndReason.AGENT_ENDED, agent=self.agent
         )
         return {"session_id": str(session.pk), "reason": session.end_reason}
@@ -305,7 +311,7 @@ class AgentConsumer(_NumberedConsumer):
         status = frame.get("status")
         if not isinstance(status, str):
             raise Invalid("status is required.", field="status")
-        agent = await database_sync_to_async(agent_services.agent_set_status)(
+        agent = await database_sync_to_async(agent_set_status)(
             agent_id=self.agent.pk, status=status
         )
         # Touch after the change, so a workspace that dies right after going online is judged.
@@ -313,13 +319,13 @@ class AgentConsumer(_NumberedConsumer):
         return {"status": agent.status}
 
     async def cmd_messages(self, frame: dict) -> dict:
-        return {"messages": await _agent_messages(_session_id(frame), self.agent.pk)}
+        return {"messages": await _agent_messages(_session_id(frame), self.agent)}
 
 
 @database_sync_to_async
 def _accept(session_id: str, agent) -> dict:
     """Accept and describe the session in one trip to the database thread pool."""
-    return selectors.session_dict(services.offer_accept(session_id=session_id, agent=agent))
+    return selectors.session_dict(offer_accept(session_id=session_id, agent=agent))
 
 
 # --- customer ---------------------------------------------------------------------------------
@@ -331,7 +337,7 @@ def _customer_session(session_id: Any, token: str | None):
         session_id = str(uuid.UUID(str(session_id)))
     except ValueError:
         return None
-    return selectors.session_for_customer(session_id, token)
+    return session_for_customer(session_id, token)
 
 
 @database_sync_to_async
@@ -341,8 +347,7 @@ def _customer_snapshot(session_id: str) -> dict:
     messages = [selectors.message_dict(m) for m in selectors.session_messages(session)]
     body = {"session": data, "messages": messages}
     if session.end_reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
-        notice = selectors.session_messages(session).filter(sender=Sender.SYSTEM).last()
-        body["notice"] = notice.body if notice else None
+        body["notice"] = selectors.last_system_message(session)
     return body
 
 
@@ -352,13 +357,11 @@ def _customer_message(session_id: str, body: Any):
 
     One trip to the database thread pool for both.
     """
-    from .api_support import CustomerMessageThrottle
-
     throttle = CustomerMessageThrottle(session_id)
     if throttle.rate is not None and not throttle.allow_request(None, None):
         wait = throttle.wait() or 1
         raise DomainError(f"Too many messages; try again in {int(wait) + 1} s.", code="throttled")
-    return services.message_send(session_id=session_id, sender=Sender.CUSTOMER, body=body)
+    return message_send(session_id=session_id, sender=Sender.CUSTOMER, body=body)
 
 
 class CustomerConsumer(_NumberedConsumer):
@@ -396,7 +399,7 @@ class CustomerConsumer(_NumberedConsumer):
         return {"message": selectors.message_dict(message)}
 
     async def cmd_end(self, frame: dict) -> dict:
-        session = await database_sync_to_async(services.session_end)(
+        session = await database_sync_to_async(session_end)(
             session_id=self.session_id, reason=EndReason.CUSTOMER_ENDED
         )
         return {"session_id": str(session.pk), "reason": session.end_reason}

@@ -7,9 +7,9 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from agents_app.models import AgentStatus
+from agents_app.selectors import agent_capacity, agents_with_load, service_settings
 
-from . import selectors
-from .models import ChatSession, Message, Offer, SessionState
+from .models import ChatSession, Message, Offer, OfferOutcome, SessionState
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,11 @@ class Violation:
 
 def agents_over_capacity() -> list[Violation]:
     """Agents whose standing offers plus active sessions exceed their capacity."""
-    cfg = selectors.service_settings()
+    cfg = service_settings()
     found = []
-    for agent in selectors.agents_with_load():
+    for agent in agents_with_load():
         load = agent.offer_load + agent.active_load
-        capacity = selectors.agent_capacity(agent, cfg)
+        capacity = agent_capacity(agent, cfg)
         if load > capacity:
             found.append(
                 Violation(
@@ -51,7 +51,7 @@ def sessions_without_agent() -> list[Violation]:
             state=SessionState.ACTIVE, agent__isnull=True
         ).values_list("pk", flat=True)
     ]
-    standing = Offer.objects.filter(outcome="").values("session_id")
+    standing = Offer.objects.filter(outcome=OfferOutcome.STANDING).values("session_id")
     found += [
         Violation("offered_without_offer", f"session {pk}", "state offered, no standing offer")
         for pk in ChatSession.objects.filter(state=SessionState.OFFERED)
@@ -64,7 +64,7 @@ def sessions_without_agent() -> list[Violation]:
             f"session {row['session_id']}",
             f"offer {row['pk']} stands while the session is {row['session__state']}",
         )
-        for row in Offer.objects.filter(outcome="")
+        for row in Offer.objects.filter(outcome=OfferOutcome.STANDING)
         .exclude(session__state=SessionState.OFFERED)
         .values("pk", "session_id", "session__state")
     ]
@@ -73,7 +73,7 @@ def sessions_without_agent() -> list[Violation]:
 
 def sessions_with_two_standing_offers() -> list[Violation]:
     rows = (
-        Offer.objects.filter(outcome="")
+        Offer.objects.filter(outcome=OfferOutcome.STANDING)
         .values("session_id")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
@@ -86,7 +86,7 @@ def sessions_with_two_standing_offers() -> list[Violation]:
 
 def overdue_offers(*, now: datetime, grace: timedelta) -> list[Violation]:
     """Standing offers past their deadline by more than `grace` (the sweep should have run)."""
-    rows = Offer.objects.filter(outcome="", expires_at__lt=now - grace).values(
+    rows = Offer.objects.filter(outcome=OfferOutcome.STANDING, expires_at__lt=now - grace).values(
         "pk", "session_id", "expires_at"
     )
     return [
@@ -124,11 +124,11 @@ def queued_while_agent_idles(*, now: datetime, grace: timedelta) -> list[Violati
     )
     if oldest is None:
         return []
-    cfg = selectors.service_settings()
+    cfg = service_settings()
     free = [
         agent
-        for agent in selectors.agents_with_load().filter(status=AgentStatus.ONLINE)
-        if agent.offer_load + agent.active_load < selectors.agent_capacity(agent, cfg)
+        for agent in agents_with_load().filter(status=AgentStatus.ONLINE)
+        if agent.offer_load + agent.active_load < agent_capacity(agent, cfg)
     ]
     if not free:
         return []

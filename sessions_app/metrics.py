@@ -1,7 +1,7 @@
 """Prometheus /metrics: desk state read from the database, push figures shared through Redis.
 
 Nothing is kept only in one process: session, offer and timer figures come from the database
-at scrape time (timer lateness from the `late_ms` the services store on SessionEvent rows), and
+at scrape time (timer lateness from the `late_ms` the actions store on SessionEvent rows), and
 push figures that any process records are summed in one Redis hash. So one scrape of any web
 process shows the whole deployment, however many daphne and Celery processes run.
 """

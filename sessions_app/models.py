@@ -78,9 +78,15 @@ class ChatSession(models.Model):
 
 
 class OfferOutcome(models.TextChoices):
+    STANDING = "", "Standing"  # no outcome yet: the offer still counts against the agent
     ACCEPTED = "accepted", "Accepted"
     EXPIRED = "expired", "Expired"
     WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class OfferQuerySet(models.QuerySet):
+    def standing(self) -> "OfferQuerySet":
+        return self.filter(outcome=OfferOutcome.STANDING)
 
 
 class Offer(models.Model):
@@ -94,17 +100,23 @@ class Offer(models.Model):
     outcome = models.CharField(max_length=10, choices=OfferOutcome.choices, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
+    objects = OfferQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at"]
         indexes = [
             models.Index(
-                fields=["expires_at"], condition=Q(outcome=""), name="offer_standing_expiry"
+                fields=["expires_at"],
+                condition=Q(outcome=OfferOutcome.STANDING),
+                name="offer_standing_expiry",
             ),
             models.Index(fields=["agent", "outcome"], name="offer_agent_outcome"),
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["session"], condition=Q(outcome=""), name="one_standing_offer_per_session"
+                fields=["session"],
+                condition=Q(outcome=OfferOutcome.STANDING),
+                name="one_standing_offer_per_session",
             ),
         ]
 
@@ -113,7 +125,7 @@ class Offer(models.Model):
 
     @property
     def is_standing(self) -> bool:
-        return not self.outcome
+        return self.outcome == OfferOutcome.STANDING
 
 
 class Sender(models.TextChoices):
@@ -136,11 +148,36 @@ class Message(models.Model):
         return f"{self.sender}: {self.body[:40]}"
 
 
-class SessionEvent(models.Model):
-    """Audit trail: one row per transition and per routing decision."""
+class EventKind(models.TextChoices):
+    """What happened: the audit trail's kinds, and the events the emitter derives pushes from."""
 
-    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=40)
+    SESSION_CREATED = "session.created", "Session created"
+    ROUTING_CHOSEN = "routing.chosen", "Routing chose an agent"
+    ROUTING_QUEUED = "routing.queued", "Routing queued the session"
+    OFFER_MADE = "offer.made", "Offer made"
+    OFFER_ACCEPTED = "offer.accepted", "Offer accepted"
+    OFFER_EXPIRED = "offer.expired", "Offer expired"
+    OFFER_WITHDRAWN = "offer.withdrawn", "Offer withdrawn"
+    SESSION_ASSIGNED = "session.assigned", "Session assigned (auto)"
+    SESSION_IDLE_TIMEOUT = "session.idle_timeout", "Customer idle timeout"
+    SESSION_ENDED = "session.ended", "Session ended"
+    AGENT_STATUS_CHANGED = "agent.status_changed", "Agent status changed"
+    # Derived only, never stored as events: a message is its own row; the line moving is not
+    # an event of any one session.
+    MESSAGE_CREATED = "message.created", "Message created"
+    QUEUE_MOVED = "queue.moved", "The queue moved"
+
+
+class SessionEvent(models.Model):
+    """The desk's event log: one row per transition, per routing decision, per status change.
+
+    `session` is empty for events about an agent alone (a status change).
+    """
+
+    session = models.ForeignKey(
+        ChatSession, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(max_length=40, choices=EventKind.choices)
     agent = models.ForeignKey(
         "agents_app.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -149,6 +186,7 @@ class SessionEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["kind", "created_at"], name="event_kind_created")]
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.created_at:%H:%M:%S}"

@@ -5,18 +5,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from . import selectors
+from agents_app.selectors import agent_for_user
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    if selectors.agent_for_user(request.user) is not None:
+    if agent_for_user(request.user) is not None:
         return redirect("workspace")
     return redirect("chat")
 
 
 @login_required
 def workspace(request: HttpRequest) -> HttpResponse:
-    agent = selectors.agent_for_user(request.user)
+    agent = agent_for_user(request.user)
     if agent is None:
         return render(request, "sessions_app/not_agent.html", status=403)
     return render(request, "sessions_app/workspace.html", {"agent": agent})

@@ -1,8 +1,8 @@
 """The one place that talks to the channel layer: numbered live events for agents and customers.
 
-Services call `to_agent` / `to_customer` from `transaction.on_commit`, so nothing leaves before
-the commit. Events are numbered in the order they were published, each with the recipient's
-next `seq` (an atomic Redis counter shared by every process).
+The emitter (sessions_app/events.py) calls `to_agent` / `to_customer` after commit, so nothing
+leaves before the commit. Events are numbered in the order they were published, each with the
+recipient's next `seq` (an atomic Redis counter shared by every process).
 
 On the pub/sub layer (the default) the committing thread publishes itself, with a plain
 Redis client and no event loop, in one round trip: a Lua script numbers each frame and
@@ -347,17 +347,6 @@ def to_agent(agent_id: int | str, event_type: str, **payload: Any) -> None:
 
 def to_customer(session_id: Any, event_type: str, **payload: Any) -> None:
     publish(customer_group(session_id), event_type, **payload)
-
-
-def current_seq(group: str) -> int:
-    """The last seq sent to a group (sync; for snapshots built in sync code)."""
-    import redis
-
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
-    try:
-        return int(client.get(seq_key(group)) or 0)
-    finally:
-        client.close()
 
 
 def flush(timeout: float = 5.0) -> bool:

@@ -59,10 +59,17 @@ def _seconds_until(due: datetime) -> int:
     return int((due - datetime.now(UTC)).total_seconds()) + 1
 
 
+TASK = "sessions_app.tasks.timers_due_task"  # sent by name: the tasks module sits above this one
+
+
 def schedule(*deadlines: datetime) -> None:
     """Make sure a countdown task runs at the tick of each deadline. Call after commit."""
-    from .tasks import timers_due_task
-
     for due in sorted({tick_for(deadline) for deadline in deadlines}):
         if _claim(due):
-            timers_due_task.apply_async(args=[due.isoformat()], eta=due)
+            _send(due)
+
+
+def _send(due: datetime) -> None:
+    from celery import current_app
+
+    current_app.send_task(TASK, args=[due.isoformat()], eta=due, queue=settings.CELERY_TIMER_QUEUE)

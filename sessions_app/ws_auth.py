@@ -13,7 +13,7 @@ token clients, most of the handshakes under load, now skip it.
 from channels.auth import AuthMiddlewareStack
 from django.contrib.auth.models import AnonymousUser
 
-from sessions_app.asyncdb import database_sync_to_async
+from core.asyncdb import database_sync_to_async
 
 CUSTOMER_PATH = "/ws/customer/"
 

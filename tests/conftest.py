@@ -113,7 +113,8 @@ def service_settings(db):
 @pytest.fixture
 def make_agent(db):
     """Create an agent (a user with a profile): make_agent(status="online", max_sessions=3)."""
-    from agents_app.services import agent_create, agent_set_status
+    from agents_app.actions.agents import agent_create
+    from agents_app.actions.status import agent_set_status
 
     def make(status: str = "online", max_sessions: int | None = None, name: str | None = None):
         username = unique(name or "agent")
@@ -133,7 +134,7 @@ def make_agent(db):
 @pytest.fixture
 def make_session(db):
     """Create a chat session the way a customer does: make_session(message="Hi")."""
-    from sessions_app.services import session_create
+    from sessions_app.actions.create import session_create
 
     def make(name: str = "Customer", message: str | None = "Hello"):
         return session_create(customer_name=name, message=message)

@@ -83,7 +83,10 @@ class Proc:
             return ""
 
 
-def celery_worker(name: str = "worker", concurrency: int = 2) -> Proc:
+def celery_worker(
+    name: str = "worker", concurrency: int = 2, include: str = "", **env: str
+) -> Proc:
+    """A prefork worker on the desk's queues; `include` adds task modules, `env` settings."""
     argv = [
         sys.executable,
         "-m",
@@ -102,10 +105,11 @@ def celery_worker(name: str = "worker", concurrency: int = 2) -> Proc:
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
+        *(["--include", include] if include else []),
         "-l",
         "INFO",
     ]
-    return Proc(name, argv, child_env())
+    return Proc(name, argv, child_env(**env))
 
 
 def wait_worker_ready(proc: Proc, timeout: float = 30) -> None:

@@ -4,7 +4,9 @@ import pytest
 from django.urls import reverse
 
 from agents_app.models import Agent, ServiceSettings
-from sessions_app import selectors, services
+from sessions_app import selectors
+from sessions_app.actions.end import session_end
+from sessions_app.actions.offers import offer_accept
 from sessions_app.models import Offer, SessionState
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,7 +101,7 @@ def test_a_session_page_shows_its_messages_and_events(
 ):
     agent = make_agent()
     session, _ = make_session(message="Where is my parcel?")
-    services.offer_accept(session_id=session.pk, agent=agent)
+    offer_accept(session_id=session.pk, agent=agent)
     page = admin_client.get(reverse("admin:sessions_app_chatsession_change", args=[session.pk]))
     assert page.status_code == 200
     html = page.content.decode()
@@ -116,7 +118,7 @@ def test_sessions_are_filtered_by_state_agent_and_end_reason(
     agent = make_agent(max_sessions=1)
     served, _ = make_session(name="Served")
     make_session(name="Waiting")
-    services.session_end(session_id=served.pk, agent=agent, reason="agent_ended")
+    session_end(session_id=served.pk, agent=agent, reason="agent_ended")
     changelist = reverse("admin:sessions_app_chatsession_changelist")
 
     def names(query: str) -> set[str]:

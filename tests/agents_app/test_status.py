@@ -2,11 +2,14 @@
 
 import pytest
 
-from agents_app import services
+from agents_app.actions.agents import agent_create, agent_update
+from agents_app.actions.settings import service_settings_get, service_settings_update
+from agents_app.actions.status import agent_set_status
 from agents_app.models import AgentStatus, ServiceSettings
+from agents_app.selectors import agent_capacity, agent_load
+from core.errors import Conflict, Invalid, NotFound
 from sessions_app import selectors
-from sessions_app import services as session_services
-from sessions_app.errors import Conflict, Invalid, NotFound
+from sessions_app.actions.offers import offer_accept
 from sessions_app.models import Offer, SessionEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,12 +43,12 @@ def test_going_away_withdraws_every_standing_offer_and_reoffers_them(
     leaving = make_agent(max_sessions=2)
     sessions = [make_session()[0] for _ in range(2)]
     other = make_agent(status="offline", max_sessions=2)
-    services.agent_set_status(agent_id=other.pk, status="online")
-    services.agent_set_status(agent_id=leaving.pk, status="away")
+    agent_set_status(agent_id=other.pk, status="online")
+    agent_set_status(agent_id=leaving.pk, status="away")
     for session in sessions:
         assert Offer.objects.get(session=session, outcome="").agent_id == other.pk
         assert SessionEvent.objects.filter(session=session, kind="offer.withdrawn").count() == 1
-    assert selectors.agent_load(leaving) == 0
+    assert agent_load(leaving) == 0
 
 
 def test_going_away_without_anyone_else_queues_the_offered_sessions(
@@ -53,17 +56,17 @@ def test_going_away_without_anyone_else_queues_the_offered_sessions(
 ):
     agent = make_agent()
     session, _ = make_session()
-    services.agent_set_status(agent_id=agent.pk, status="offline")
+    agent_set_status(agent_id=agent.pk, status="offline")
     assert selectors.session_get(session.pk).state == "queued"
     # And coming back online offers it again (a withdrawal is not a miss)
-    services.agent_set_status(agent_id=agent.pk, status="online")
+    agent_set_status(agent_id=agent.pk, status="online")
     assert Offer.objects.get(session=session, outcome="").agent_id == agent.pk
 
 
 def test_setting_the_same_status_changes_nothing(manual, make_agent, make_session):
     agent = make_agent()
     session, _ = make_session()
-    services.agent_set_status(agent_id=agent.pk, status="online")
+    agent_set_status(agent_id=agent.pk, status="online")
     assert Offer.objects.filter(session=session).count() == 1
 
 
@@ -71,32 +74,32 @@ def test_setting_the_same_status_changes_nothing(manual, make_agent, make_sessio
 def test_an_unknown_status_is_refused(make_agent, status):
     agent = make_agent()
     with pytest.raises(Invalid):
-        services.agent_set_status(agent_id=agent.pk, status=status)
+        agent_set_status(agent_id=agent.pk, status=status)
 
 
 def test_an_unknown_agent_is_not_found(db):
     with pytest.raises(NotFound):
-        services.agent_set_status(agent_id=987654, status="online")
+        agent_set_status(agent_id=987654, status="online")
 
 
 @pytest.mark.parametrize("capacity", [0, 101, -1])
 def test_capacity_out_of_range_is_refused(make_agent, capacity):
     agent = make_agent()
     with pytest.raises(Invalid) as err:
-        services.agent_update(agent_id=agent.pk, max_sessions=capacity)
+        agent_update(agent_id=agent.pk, max_sessions=capacity)
     assert err.value.field == "max_sessions"
 
 
 def test_a_blank_capacity_means_the_default(manual, make_agent):
     agent = make_agent(max_sessions=4)
-    updated = services.agent_update(agent_id=agent.pk, max_sessions=None)
-    assert selectors.agent_capacity(updated, manual) == manual.default_max_sessions
+    updated = agent_update(agent_id=agent.pk, max_sessions=None)
+    assert agent_capacity(updated, manual) == manual.default_max_sessions
 
 
 def test_a_taken_username_is_a_conflict(make_agent):
     agent = make_agent()
     with pytest.raises(Conflict):
-        services.agent_create(username=agent.user.username, password="x-password")
+        agent_create(username=agent.user.username, password="x-password")
 
 
 @pytest.mark.parametrize(
@@ -117,13 +120,13 @@ def test_a_taken_username_is_a_conflict(make_agent):
 @pytest.mark.django_db
 def test_settings_out_of_range_are_refused(service_settings, changes):
     with pytest.raises(Invalid) as err:
-        services.service_settings_update(**changes)
+        service_settings_update(**changes)
     assert err.value.field == next(iter(changes))
     assert ServiceSettings.objects.get(pk=1).accept_timeout_seconds == 30
 
 
 def test_settings_at_the_edges_of_their_ranges_are_accepted(service_settings):
-    cfg = services.service_settings_update(
+    cfg = service_settings_update(
         service_mode="auto",
         accept_timeout_seconds=3600,
         customer_idle_timeout_seconds=1,
@@ -140,7 +143,7 @@ def test_settings_at_the_edges_of_their_ranges_are_accepted(service_settings):
 
 def test_the_settings_defaults_match_the_contract(db):
     ServiceSettings.objects.all().delete()
-    cfg = services.service_settings_get()
+    cfg = service_settings_get()
     assert cfg.service_mode == "manual"
     assert cfg.accept_timeout_seconds == 30
     assert cfg.customer_idle_timeout_seconds == 300
@@ -151,7 +154,76 @@ def test_the_settings_defaults_match_the_contract(db):
 def test_active_sessions_stay_when_the_agent_goes_offline(manual, make_agent, make_session):
     agent = make_agent()
     session, _ = make_session()
-    session_services.offer_accept(session_id=session.pk, agent=agent)
-    services.agent_set_status(agent_id=agent.pk, status="offline")
+    offer_accept(session_id=session.pk, agent=agent)
+    agent_set_status(agent_id=agent.pk, status="offline")
     assert selectors.session_get(session.pk).agent_id == agent.pk
-    assert selectors.agent_load(agent) == 1
+    assert agent_load(agent) == 1
+
+
+def _seq(agent) -> int:
+    """How many live events the agent's workspaces have been sent (the counter in Redis)."""
+    import redis
+    from django.conf import settings
+
+    from sessions_app import push
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return int(client.get(push.seq_key(push.agent_group(agent.pk))) or 0)
+    finally:
+        client.close()
+
+
+def test_a_status_change_inside_a_callers_transaction_is_announced_only_after_its_commit(
+    manual, make_agent, make_session
+):
+    # Given an agent with a standing offer, changed from inside an outer transaction (as the
+    # admin's save runs)
+    from django.db import transaction
+
+    agent = make_agent()
+    session, _ = make_session()
+    before = _seq(agent)
+    with transaction.atomic():
+        agent_set_status(agent_id=agent.pk, status="away")
+        # Then nothing has reached the workspace while that transaction is open
+        assert _seq(agent) == before
+        assert Offer.objects.get(session=session).outcome == "withdrawn"
+    # And after the commit it hears both: the offer withdrawn, and its new status
+    assert _seq(agent) == before + 2
+    assert SessionEvent.objects.filter(kind="agent.status_changed", agent=agent).count() == 2
+
+
+def test_a_status_change_rolled_back_with_its_caller_is_never_announced(manual, make_agent):
+    from django.db import transaction
+
+    agent = make_agent(status="offline")
+    before = _seq(agent)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        agent_set_status(agent_id=agent.pk, status="online")
+        raise RuntimeError("the admin's save failed after it")
+    assert _seq(agent) == before
+    agent.refresh_from_db()
+    assert agent.status == "offline"
+    assert not SessionEvent.objects.filter(kind="agent.status_changed", agent=agent).exists()
+
+
+def test_a_status_change_and_its_withdrawals_commit_together_or_not_at_all(
+    manual, make_agent, make_session, monkeypatch
+):
+    """One transaction: if withdrawing the offers fails, the agent is not left away with
+    offers still standing (as three transactions in a row could)."""
+    from agents_app.actions import status
+
+    agent = make_agent()
+    session, _ = make_session()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away mid-change")
+
+    monkeypatch.setattr(status, "offers_resolve_locked", broken)
+    with pytest.raises(RuntimeError):
+        agent_set_status(agent_id=agent.pk, status="away")
+    agent.refresh_from_db()
+    assert agent.status == "online"
+    assert Offer.objects.get(session=session).outcome == ""

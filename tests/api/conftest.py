@@ -32,7 +32,7 @@ def staff_user(db):
 
 
 def client_for(user) -> APIClient:
-    from sessions_app.api_support import auth_token_issue
+    from core.api import auth_token_issue
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {auth_token_issue(user=user)}")

@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from agents_app.services import agent_create, agent_set_status
+from agents_app.actions.agents import agent_create
+from agents_app.actions.status import agent_set_status
 from sessions_app.models import Offer
 from tests.browser.conftest import PASSWORD
 from tests.conftest import unique
@@ -384,7 +385,7 @@ def test_customers_see_their_place_in_the_queue_move_up(browser, live_server_url
 
     # When an agent comes online with room for one chat
     agent = new_agent("Uma", online=False)
-    from agents_app.services import agent_update
+    from agents_app.actions.agents import agent_update
 
     agent_update(agent_id=agent.pk, max_sessions=1)
     agent_set_status(agent_id=agent.pk, status="online")

@@ -33,7 +33,9 @@ def test_every_step_of_a_session_is_a_json_line_with_its_id(
     json_lines, service_settings, make_agent
 ):
     """Given an online agent, when a session is created, accepted and ended, every step logs."""
-    from sessions_app.services import offer_accept, session_create, session_end
+    from sessions_app.actions.create import session_create
+    from sessions_app.actions.end import session_end
+    from sessions_app.actions.offers import offer_accept
 
     agent = make_agent(max_sessions=2)
     session, _ = session_create(customer_name="Ann", message="Hello")

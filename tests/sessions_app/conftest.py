@@ -48,6 +48,8 @@ def _after_commit_failures_fail_the_test(caplog):
     """Pushes and timer scheduling run after commit and only log failures: surface them here."""
     yield
     failures = [
-        r for r in caplog.records if r.name.startswith("sessions_app") and r.levelname == "ERROR"
+        r
+        for r in caplog.records
+        if r.name.startswith(("sessions_app", "agents_app", "core")) and r.levelname == "ERROR"
     ]
     assert not failures, [r.getMessage() for r in failures]

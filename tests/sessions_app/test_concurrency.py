@@ -11,10 +11,17 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from agents_app.services import agent_set_status
-from sessions_app import selectors, services
-from sessions_app.errors import DomainError
+from agents_app.actions.status import agent_set_status
+from agents_app.selectors import agents_with_load
+from core.errors import DomainError
+from sessions_app import selectors
+from sessions_app.actions.create import session_create
+from sessions_app.actions.end import session_end
+from sessions_app.actions.offers import ExpireResult, offer_accept, offer_expire
 from sessions_app.models import ChatSession, Offer, SessionEvent, SessionState
+from sessions_app.routing import drain
+from sessions_app.routing.drain import queue_drain
+from sessions_app.routing.pool import Pool
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +62,7 @@ def test_200_sessions_from_8_threads_fill_exactly_the_capacity_of_10_agents(
 
     # When 8 threads create 25 sessions each, at once
     def create_25():
-        return [services.session_create(customer_name="Racer")[0].pk for _ in range(25)]
+        return [session_create(customer_name="Racer")[0].pk for _ in range(25)]
 
     results = run_threads([create_25] * 8)
     errors = [r for r in results if isinstance(r, Exception)]
@@ -65,7 +72,7 @@ def test_200_sessions_from_8_threads_fill_exactly_the_capacity_of_10_agents(
     states = Counter(ChatSession.objects.values_list("state", flat=True))
     assert states == {served_state: 30, "queued": 170}
     # No agent over capacity
-    loads = {a.pk: a.offer_load + a.active_load for a in selectors.agents_with_load()}
+    loads = {a.pk: a.offer_load + a.active_load for a in agents_with_load()}
     assert loads == {a.pk: 3 for a in agents}
     # No session with two agents or two standing offers
     standing = Offer.objects.filter(outcome="").values("session").annotate(n=Count("pk"))
@@ -100,19 +107,17 @@ def _race_once(offered, other) -> str:
     # Given a session offered to `offered`, whose deadline is a moment away
     agent_set_status(agent_id=other.pk, status="offline")
     agent_set_status(agent_id=offered.pk, status="online")
-    session, _ = services.session_create(customer_name="Contested")
+    session, _ = session_create(customer_name="Contested")
     offer = Offer.objects.get(session=session, outcome="")
     assert offer.agent_id == offered.pk
     agent_set_status(agent_id=other.pk, status="online")  # somewhere for it to move
     deadline = timezone.now() + timedelta(milliseconds=300)
     Offer.objects.filter(pk=offer.pk).update(expires_at=deadline)
-    accept = _at(
-        deadline, lambda: services.offer_accept(session_id=session.pk, agent=offered), 20, 2
-    )
-    expire = _at(deadline, lambda: services.offer_expire(offer_id=offer.pk), 2, 5)
+    accept = _at(deadline, lambda: offer_accept(session_id=session.pk, agent=offered), 20, 2)
+    expire = _at(deadline, lambda: offer_expire(offer_id=offer.pk), 2, 5)
     end = _at(
         deadline,
-        lambda: services.session_end(session_id=session.pk, reason="customer_ended"),
+        lambda: session_end(session_id=session.pk, reason="customer_ended"),
         8,
         5,
     )
@@ -122,7 +127,7 @@ def _race_once(offered, other) -> str:
     unexpected = [r for r in results if isinstance(r, Exception)]
     assert not unexpected, unexpected
     accepted = [r for r in results[:3] if isinstance(r, ChatSession)]
-    expired = [r for r in results[3:6] if r is services.ExpireResult.EXPIRED]
+    expired = [r for r in results[3:6] if r is ExpireResult.EXPIRED]
     ended = [r for r in results[6:] if isinstance(r, ChatSession)]
 
     # Then the offer was resolved exactly once, by exactly one of them
@@ -160,7 +165,7 @@ def start_router() -> tuple[threading.Thread, list]:
 
     def router():
         try:
-            routed.append(services.queue_drain())
+            routed.append(queue_drain())
         finally:
             connection.close()
 
@@ -177,20 +182,20 @@ def test_a_create_that_finds_routing_busy_is_routed_by_the_router_that_holds_the
     agent = make_agent(max_sessions=5)
     earlier = ChatSession.objects.create(customer_name="Earlier", customer_token_hash="x")
     paused, resume = threading.Event(), threading.Event()
-    route_locked = services._route_locked
+    route_locked = drain.route_locked
 
-    def route_slowly(sessions, candidates, now):
+    def route_slowly(*args, **kwargs):
         if threading.current_thread().name == "router":
             paused.set()
             assert resume.wait(30)
-        return route_locked(sessions, candidates, now)
+        return route_locked(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_route_locked", route_slowly)
+    monkeypatch.setattr(drain, "route_locked", route_slowly)
     thread, routed = start_router()
     assert paused.wait(10)
     # When a customer creates a chat meanwhile: it does not wait for the lock
     started = time.monotonic()
-    session, _ = services.session_create(customer_name="Later", message="Hi")
+    session, _ = session_create(customer_name="Later", message="Hi")
     assert time.monotonic() - started < 5
     assert session.state == SessionState.QUEUED
     # Then the router, once it lets go, sees that routing was wanted and routes that one too
@@ -208,24 +213,24 @@ def test_room_freed_while_a_router_holds_the_lock_is_used_by_that_router(
     # Given an agent of capacity 1 serving one chat, a second chat queued, and a router that
     # has just counted no free room and still holds the routing lock
     agent = make_agent(max_sessions=1)
-    serving, _ = services.session_create(customer_name="Serving", message="Hi")
-    waiting, _ = services.session_create(customer_name="Waiting", message="Hi")
+    serving, _ = session_create(customer_name="Serving", message="Hi")
+    waiting, _ = session_create(customer_name="Waiting", message="Hi")
     assert waiting.state == SessionState.QUEUED
     paused, resume = threading.Event(), threading.Event()
-    load_locked = services._Candidates.load_locked
+    load_locked = Pool.load_locked
 
-    def load_then_pause(cfg):
-        found = load_locked(cfg)
+    def load_then_pause(*args, **kwargs):
+        found = load_locked(*args, **kwargs)
         if threading.current_thread().name == "router" and not paused.is_set():
             paused.set()
             assert resume.wait(30)
         return found
 
-    monkeypatch.setattr(services._Candidates, "load_locked", staticmethod(load_then_pause))
+    monkeypatch.setattr(Pool, "load_locked", staticmethod(load_then_pause))
     thread, routed = start_router()
     assert paused.wait(10)
     # When the served chat ends meanwhile (its own drain finds the lock taken and leaves)
-    services.session_end(session_id=serving.pk, agent=agent, reason="agent_ended")
+    session_end(session_id=serving.pk, agent=agent, reason="agent_ended")
     assert selectors.session_get(waiting.pk).state == SessionState.QUEUED
     # Then the router, seeing that routing was wanted while it held the lock, goes round again
     resume.set()

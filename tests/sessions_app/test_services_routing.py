@@ -2,10 +2,16 @@
 
 import pytest
 
-from agents_app import services as agent_services
-from sessions_app import selectors, services
-from sessions_app.errors import Invalid
+from agents_app.actions.agents import agent_update
+from agents_app.actions.settings import service_settings_update
+from agents_app.selectors import agent_load
+from core.errors import Invalid
+from sessions_app import selectors
+from sessions_app.access import hash_token
+from sessions_app.actions.create import session_create
+from sessions_app.actions.end import session_end
 from sessions_app.models import Offer, SessionEvent, SessionState
+from sessions_app.routing.drain import queue_drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,7 +22,7 @@ def test_manual_mode_offers_a_new_session_with_a_countdown(manual, make_agent, m
     session, token = make_session(message="My order is late")
     # Then it is offered to that agent, with the timeout copied onto the offer
     assert session.state == SessionState.OFFERED
-    assert token and session.customer_token_hash == services.hash_token(token)
+    assert token and session.customer_token_hash == hash_token(token)
     offer = Offer.objects.get(session=session)
     assert offer.agent_id == agent.pk and offer.outcome == ""
     assert offer.timeout_seconds == 30
@@ -48,7 +54,7 @@ def test_least_loaded_agent_is_chosen_then_least_recently_assigned(auto, make_ag
     b, _ = make_session()
     assert {a.agent_id, b.agent_id} == {first.pk, second.pk}
     # When the first one's chat ends, that agent has the lower load and gets the next one
-    services.session_end(session_id=a.pk, reason="customer_ended")
+    session_end(session_id=a.pk, reason="customer_ended")
     c, _ = make_session()
     assert c.agent_id == a.agent_id
 
@@ -130,7 +136,7 @@ def test_a_standing_offer_counts_against_capacity(manual, make_agent, make_sessi
     make_session()
     second, _ = make_session()
     assert second.state == SessionState.QUEUED
-    assert selectors.agent_load(agent) == 1
+    assert agent_load(agent) == 1
 
 
 def test_default_capacity_applies_when_the_agent_has_none(manual, make_agent, make_session):
@@ -149,7 +155,7 @@ def test_queue_drains_in_creation_order_when_capacity_frees(auto, make_agent, ma
     positions = [selectors.session_dict(s)["queue_position"] for s in waiting]
     assert positions == [1, 2, 3]
     # When the active chat ends, the oldest waiting one is served, the others move up
-    services.session_end(session_id=serving.pk, agent=agent, reason="agent_ended")
+    session_end(session_id=serving.pk, agent=agent, reason="agent_ended")
     states = [selectors.session_get(s.pk).state for s in waiting]
     assert states == ["active", "queued", "queued"]
     assert selectors.queue_position(selectors.session_get(waiting[1].pk)) == 1
@@ -159,7 +165,7 @@ def test_raising_capacity_drains_the_queue(auto, make_agent, make_session):
     agent = make_agent(max_sessions=1)
     make_session()
     waiting, _ = make_session()
-    agent_services.agent_update(agent_id=agent.pk, max_sessions=2)
+    agent_update(agent_id=agent.pk, max_sessions=2)
     assert selectors.session_get(waiting.pk).state == SessionState.ACTIVE
 
 
@@ -169,14 +175,14 @@ def test_raising_the_default_capacity_drains_the_queue(auto, make_agent, make_se
     make_agent()
     make_session()
     waiting, _ = make_session()
-    agent_services.service_settings_update(default_max_sessions=2)
+    service_settings_update(default_max_sessions=2)
     assert selectors.session_get(waiting.pk).state == SessionState.ACTIVE
 
 
 def test_a_settings_change_applies_to_offers_made_after_it(manual, make_agent, make_session):
     make_agent()
     before, _ = make_session()
-    agent_services.service_settings_update(accept_timeout_seconds=5)
+    service_settings_update(accept_timeout_seconds=5)
     after, _ = make_session()
     assert Offer.objects.get(session=before).timeout_seconds == 30
     assert Offer.objects.get(session=after).timeout_seconds == 5
@@ -188,9 +194,9 @@ def test_a_settings_change_applies_to_offers_made_after_it(manual, make_agent, m
 )
 def test_bad_session_input_is_refused(manual, name, message):
     with pytest.raises(Invalid):
-        services.session_create(customer_name=name, message=message)
+        session_create(customer_name=name, message=message)
 
 
 def test_queue_drain_with_nothing_queued_routes_nothing(manual, make_agent):
     make_agent()
-    assert services.queue_drain() == 0
+    assert queue_drain() == 0

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sessions_app import tasks, timers
+from sessions_app.actions.messages import message_send
+from sessions_app.actions.sweep import timers_resolve_due
 
 
 @pytest.fixture
@@ -14,11 +16,7 @@ def sent(monkeypatch, settings):
     settings.TIMER_TICK_MS = 50
     found = []
 
-    def apply_async(args, eta, **kwargs):
-        assert args == [eta.isoformat()]
-        found.append(eta)
-
-    monkeypatch.setattr(tasks.timers_due_task, "apply_async", apply_async)
+    monkeypatch.setattr(timers, "_send", found.append)
     monkeypatch.setattr(timers, "_claimed", {})
     return found
 
@@ -70,14 +68,13 @@ def test_a_held_session_does_not_keep_other_due_idle_ends_waiting(auto, make_age
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from sessions_app import services
     from sessions_app.models import ChatSession, SessionState
 
     # Given two chats past their idle deadline, one of them held by another transaction
     agent = make_agent(max_sessions=5)
     held, free = make_session()[0], make_session()[0]
     for session in (held, free):
-        services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
+        message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
     past = timezone.now() - timedelta(seconds=1)
     ChatSession.objects.filter(pk__in=[held.pk, free.pk]).update(idle_deadline=past)
     locked, release = threading.Event(), threading.Event()
@@ -93,7 +90,7 @@ def test_a_held_session_does_not_keep_other_due_idle_ends_waiting(auto, make_age
 
     def resolver():
         try:
-            services.timers_resolve_due()
+            timers_resolve_due()
         finally:
             connection.close()
 
@@ -126,13 +123,12 @@ def test_a_sweep_that_finds_a_backlog_shares_it_with_helpers(
 ):
     from django.utils import timezone
 
-    from sessions_app import services
     from sessions_app.models import ChatSession, SessionState
 
     agent = make_agent(max_sessions=50)
     sessions = [make_session()[0] for _ in range(45)]
     for session in sessions:
-        services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
+        message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
     ids = [s.pk for s in sessions]
     helpers = []  # the helper tasks the sweep sends (the ends themselves are real)
     monkeypatch.setattr(
@@ -156,13 +152,11 @@ def test_a_tick_that_finds_nothing_due_costs_two_statements(auto, make_agent, ma
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from sessions_app import services
-
     # Given a chat whose idle deadline is still ahead (most ticks find theirs moved like this)
     agent = make_agent()
     session = make_session()[0]
-    services.message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
+    message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
     with CaptureQueriesContext(connection) as queries:
-        found = services.timers_resolve_due()
+        found = timers_resolve_due()
     assert found == {"offers_expired": 0, "idle_ended": 0}
     assert len(queries) == 2

@@ -6,8 +6,12 @@ import time
 import pytest
 from django.utils import timezone
 
-from agents_app import services as agent_services
-from sessions_app import selectors, services
+from agents_app.actions.agents import agent_update
+from agents_app.actions.settings import service_settings_update
+from sessions_app import selectors
+from sessions_app.actions.end import session_end
+from sessions_app.actions.messages import message_send
+from sessions_app.actions.offers import offer_accept
 from sessions_app.models import Offer, SessionEvent, SessionState
 from tests import procs
 from tests.conftest import wait_until
@@ -28,7 +32,7 @@ def timers(celery_worker, celery_beat, service_settings):
     for session in selectors.queued_sessions().union(
         selectors.ChatSession.objects.exclude(state="ended")
     ):
-        services.session_end(session_id=session.pk, reason="staff_ended")
+        session_end(session_id=session.pk, reason="staff_ended")
 
 
 def standing(session) -> Offer | None:
@@ -60,12 +64,12 @@ def test_with_no_one_eligible_it_waits_in_the_queue_until_someone_is(
     timers, make_agent, make_session
 ):
     # Given the only agent serving one chat, offered a second, then its capacity lowered to 1
-    agent_services.service_settings_update(service_mode="auto")
+    service_settings_update(service_mode="auto")
     agent = make_agent(max_sessions=2)
     make_session()
-    agent_services.service_settings_update(service_mode="manual")
+    service_settings_update(service_mode="manual")
     session, _ = make_session()
-    agent_services.agent_update(agent_id=agent.pk, max_sessions=1)
+    agent_update(agent_id=agent.pk, max_sessions=1)
     # When the offer expires, the session waits in the queue
     wait_until(lambda: selectors.session_get(session.pk).state == SessionState.QUEUED, 10)
     time.sleep(1.5)  # sweeps run meanwhile: it stays queued
@@ -78,8 +82,8 @@ def test_with_no_one_eligible_it_waits_in_the_queue_until_someone_is(
 def test_idle_end_posts_the_notice_and_ends_the_session(timers, make_agent, make_session):
     agent = make_agent()
     session, _ = make_session()
-    services.offer_accept(session_id=session.pk, agent=agent)
-    services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
+    offer_accept(session_id=session.pk, agent=agent)
+    message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
     deadline = selectors.session_get(session.pk).idle_deadline
     ended = wait_until(
         lambda: (s := selectors.session_get(session.pk)).state == SessionState.ENDED and s, 10
@@ -96,12 +100,12 @@ def test_an_agent_writing_again_moves_the_idle_end_to_the_new_deadline(
     # Given a chat whose agent writes, hears back, and writes again half a timeout later
     agent = make_agent()
     session, _ = make_session()
-    services.offer_accept(session_id=session.pk, agent=agent)
-    services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
+    offer_accept(session_id=session.pk, agent=agent)
+    message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
     first = selectors.session_get(session.pk).idle_deadline
-    services.message_send(session_id=session.pk, sender="customer", body="Hello")
+    message_send(session_id=session.pk, sender="customer", body="Hello")
     time.sleep(0.5)
-    services.message_send(session_id=session.pk, sender="agent", body="Still there?", agent=agent)
+    message_send(session_id=session.pk, sender="agent", body="Still there?", agent=agent)
     second = selectors.session_get(session.pk).idle_deadline
     assert second > first
     # Then the chat ends, at the second deadline, not at the first
@@ -115,9 +119,9 @@ def test_an_agent_writing_again_moves_the_idle_end_to_the_new_deadline(
 def test_a_customer_reply_stops_the_idle_end(timers, make_agent, make_session):
     agent = make_agent()
     session, _ = make_session()
-    services.offer_accept(session_id=session.pk, agent=agent)
-    services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
-    services.message_send(session_id=session.pk, sender="customer", body="I'm here")
+    offer_accept(session_id=session.pk, agent=agent)
+    message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
+    message_send(session_id=session.pk, sender="customer", body="I'm here")
     time.sleep(2.5)  # past the deadline and at least two sweeps
     assert selectors.session_get(session.pk).state == SessionState.ACTIVE
 
@@ -143,7 +147,7 @@ def test_worker_killed_with_offers_pending_resolves_each_once_after_restart(
     timers, celery_worker, make_agent, make_session
 ):
     # Given six standing offers with 2 s deadlines, held as countdown tasks by the worker
-    agent_services.service_settings_update(accept_timeout_seconds=2)
+    service_settings_update(accept_timeout_seconds=2)
     agents = [make_agent(max_sessions=3) for _ in range(3)]
     sessions = [make_session()[0] for _ in range(6)]
     offers = [standing(s) for s in sessions]
@@ -196,8 +200,8 @@ def test_idle_ends_come_from_their_tick_well_before_any_sweep(timers, make_agent
     agent = make_agent(max_sessions=10)
     sessions = [make_session()[0] for _ in range(10)]
     for session in sessions:
-        services.offer_accept(session_id=session.pk, agent=agent)
-        services.message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
+        offer_accept(session_id=session.pk, agent=agent)
+        message_send(session_id=session.pk, sender="agent", body="Hi!", agent=agent)
     ids = [s.pk for s in sessions]
     # Then each ends at its deadline: late by a tick and the worker's pickup, where the sweep
     # alone (every second here) would leave them up to a second late, ten at random

@@ -5,7 +5,8 @@ import asyncio
 import pytest
 from rest_framework.authtoken.models import Token
 
-from sessions_app import push, services
+from sessions_app import push
+from sessions_app.actions.create import session_create
 from sessions_app.models import ChatSession
 from tests.ws.helpers import Client, run
 
@@ -79,9 +80,9 @@ def test_session_cookie_login_gets_hello_with_agent_and_current_seq(service_sett
     http = HttpClient()
     http.force_login(agent.user)
     cookie = f"sessionid={http.cookies['sessionid'].value}".encode()
-    seq_now = push.current_seq(push.agent_group(agent.pk))
 
     async def scenario():
+        seq_now = await push.current_seq_async(push.agent_group(agent.pk))
         ws = Client("/ws/agent/", [(b"cookie", cookie)])
         hello = await ws.connect()
         assert hello["agent"]["id"] == str(agent.pk)
@@ -97,7 +98,7 @@ def test_session_cookie_login_gets_hello_with_agent_and_current_seq(service_sett
 
 def test_hello_lists_a_standing_offer_with_its_first_message(service_settings, make_agent):
     agent = make_agent()
-    session, _ = services.session_create(customer_name="Dana", message="My order is late")
+    session, _ = session_create(customer_name="Dana", message="My order is late")
 
     async def scenario():
         ws = agent_client(agent)
@@ -119,7 +120,7 @@ def test_new_session_reaches_the_agent_as_offered_with_the_next_seq(service_sett
     async def scenario():
         ws = agent_client(agent)
         hello = await ws.connect()
-        session, _ = services.session_create(customer_name="Eve", message="Hi there")
+        session, _ = session_create(customer_name="Eve", message="Hi there")
         offered = await ws.expect("session.offered")
         assert offered["session"]["id"] == str(session.pk)
         assert offered["session"]["first_message"] == "Hi there"
@@ -137,7 +138,7 @@ def test_accept_chat_and_end_over_the_socket(service_settings, make_agent):
     async def scenario():
         ws = agent_client(agent)
         await ws.connect()
-        session, token = services.session_create(customer_name="Finn", message="Hello")
+        session, token = session_create(customer_name="Finn", message="Hello")
         sid = str(session.pk)
         customer = Client(f"/ws/customer/{sid}/?token={token}")
         await customer.connect()
@@ -182,7 +183,7 @@ def test_going_away_withdraws_the_offer_and_reports_the_new_status(service_setti
     async def scenario():
         ws = agent_client(agent)
         await ws.connect()
-        session, _ = services.session_create(customer_name="Gil", message="Hi")
+        session, _ = session_create(customer_name="Gil", message="Hi")
         await ws.expect("session.offered")
         ack = await ws.command({"type": "agent.status", "status": "away"})
         assert ack["type"] == "ack" and ack["status"] == "away"
@@ -221,7 +222,7 @@ def test_malformed_and_invalid_commands_get_errors_and_the_socket_stays_open(
         reply = await ws.command({"type": "agent.status", "status": "sleeping"})
         assert (reply["type"], reply["code"]) == ("error", "invalid")
 
-        session, _ = services.session_create(customer_name="Hal", message="Hi")
+        session, _ = session_create(customer_name="Hal", message="Hi")
         offered = await ws.expect("session.offered")
         sid = offered["session"]["id"]
         reply = await ws.command({"type": "message.send", "session_id": sid, "body": "early"})
@@ -253,7 +254,7 @@ def test_sync_answers_with_a_fresh_hello(service_settings, make_agent):
     async def scenario():
         ws = agent_client(agent)
         first = await ws.connect()
-        services.session_create(customer_name="Ivy", message="Hi")
+        session_create(customer_name="Ivy", message="Hi")
         await ws.expect("session.offered")
         reply = await ws.command({"type": "sync", "ref": "s1"})
         assert reply["type"] == "ack"
@@ -299,7 +300,7 @@ def test_a_lost_event_shows_as_a_seq_gap_after_a_second(service_settings, make_a
         await push.async_redis().incr(push.seq_key(group))
         loop = asyncio.get_running_loop()
         started = loop.time()
-        services.session_create(customer_name="Jo", message="Hi")
+        session_create(customer_name="Jo", message="Hi")
         offered = await ws.expect("session.offered", timeout=5)
         assert offered["seq"] == hello["seq"] + 2
         assert loop.time() - started >= 0.9  # held for the missing one first

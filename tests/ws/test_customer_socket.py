@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sessions_app import services
+from sessions_app.actions.create import session_create
+from sessions_app.actions.messages import message_send, session_idle_end
 from sessions_app.models import ChatSession
 from tests.ws.helpers import Client, in_thread, run
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_wrong_token_or_unknown_session_is_refused_with_4403(service_settings):
-    session, token = services.session_create(customer_name="Kim", message="Hi")
+    session, token = session_create(customer_name="Kim", message="Hi")
 
     async def scenario():
         sid = str(session.pk)
@@ -27,8 +28,8 @@ def test_wrong_token_or_unknown_session_is_refused_with_4403(service_settings):
 
 
 def test_hello_shows_the_queue_position_and_history(service_settings):
-    services.session_create(customer_name="First", message="one")
-    session, token = services.session_create(customer_name="Second", message="two")
+    session_create(customer_name="First", message="one")
+    session, token = session_create(customer_name="Second", message="two")
 
     async def scenario():
         ws = Client(f"/ws/customer/{session.pk}/?token={token}")
@@ -45,8 +46,8 @@ def test_hello_shows_the_queue_position_and_history(service_settings):
 def test_a_waiting_customer_hears_the_line_move_up(service_settings, make_agent):
     # Given three customers in line, the third one listening
     for name in ("First", "Second"):
-        services.session_create(customer_name=name, message="hi")
-    session, token = services.session_create(customer_name="Third", message="hi")
+        session_create(customer_name=name, message="hi")
+    session, token = session_create(customer_name="Third", message="hi")
 
     async def scenario():
         ws = Client(f"/ws/customer/{session.pk}/?token={token}")
@@ -65,7 +66,7 @@ def test_a_waiting_customer_hears_the_line_move_up(service_settings, make_agent)
 
 
 def test_customer_hears_when_an_agent_comes_and_can_leave(service_settings, make_agent):
-    session, token = services.session_create(customer_name="Lou", message="Hi")
+    session, token = session_create(customer_name="Lou", message="Hi")
 
     async def scenario():
         ws = Client(f"/ws/customer/{session.pk}/?token={token}")
@@ -90,7 +91,7 @@ def test_customer_hears_when_an_agent_comes_and_can_leave(service_settings, make
 
 
 def test_malformed_customer_frames_get_errors_and_the_socket_stays_open(service_settings):
-    session, token = services.session_create(customer_name="Max", message="Hi")
+    session, token = session_create(customer_name="Max", message="Hi")
 
     async def scenario():
         ws = Client(f"/ws/customer/{session.pk}/?token={token}")
@@ -115,8 +116,8 @@ def test_idle_end_sends_the_notice_then_the_end(service_settings, make_agent):
     service_settings.idle_end_notice = "We closed this chat: no reply."
     service_settings.save()
     agent = make_agent()
-    session, token = services.session_create(customer_name="Ned", message="Hi")
-    services.message_send(session_id=session.pk, sender="agent", body="Anything else?", agent=agent)
+    session, token = session_create(customer_name="Ned", message="Hi")
+    message_send(session_id=session.pk, sender="agent", body="Anything else?", agent=agent)
 
     async def scenario():
         ws = Client(f"/ws/customer/{session.pk}/?token={token}")
@@ -128,7 +129,7 @@ def test_idle_end_sends_the_notice_then_the_end(service_settings, make_agent):
             ChatSession.objects.filter(pk=session.pk).update,
             idle_deadline=timezone.now() - timedelta(seconds=1),
         )
-        await in_thread(services.session_idle_end, session_id=session.pk)
+        await in_thread(session_idle_end, session_id=session.pk)
         note = await ws.expect("message.created")
         assert (note["message"]["sender"], note["message"]["body"]) == (
             "system",
@@ -157,7 +158,7 @@ def test_customer_messages_over_the_socket_share_the_rest_throttle(service_setti
             "customer_message": "2/minute",
         },
     }
-    session, token = services.session_create(customer_name="Olly", message="Hi")
+    session, token = session_create(customer_name="Olly", message="Hi")
 
     async def scenario():
         ws = Client(f"/ws/customer/{session.pk}/?token={token}")

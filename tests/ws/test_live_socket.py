@@ -7,7 +7,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
-from sessions_app import services
+from sessions_app.actions.create import session_create
 from tests.ws.helpers import in_thread, run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -43,7 +43,7 @@ def test_idle_socket_stays_open_for_20_seconds_then_still_gets_events(
     async def scenario():
         ws, hello = await open_agent(live_server_url, agent)
         await asyncio.sleep(20)  # longer than redis-py's 5 s default read timeout, twice over
-        await in_thread(services.session_create, customer_name="Late", message="Hi")
+        await in_thread(session_create, customer_name="Late", message="Hi")
         offered = await next_of(ws, "session.offered", 5)
         assert offered["seq"] == hello["seq"] + 1
         await ws.close()
@@ -61,7 +61,7 @@ def test_offer_expiry_from_the_worker_reaches_both_agents_in_seq_order(
     async def scenario():
         ws1, hello1 = await open_agent(live_server_url, first)
         ws2, hello2 = await open_agent(live_server_url, second)
-        session, _ = await in_thread(services.session_create, customer_name="Moves", message="Hi")
+        session, _ = await in_thread(session_create, customer_name="Moves", message="Hi")
         offered = await next_of(ws1, "session.offered", 5)
         expired = await next_of(ws1, "session.offer_expired", 6)
         assert expired["offer_id"] == offered["offer"]["id"]

@@ -5,8 +5,10 @@ import time
 import pytest
 from rest_framework.authtoken.models import Token
 
+from agents_app import presence
 from agents_app.models import Agent
-from sessions_app import presence, services
+from sessions_app.actions.create import session_create
+from sessions_app.actions.offers import offer_accept
 from sessions_app.models import ChatSession
 from tests.ws.helpers import Client, run
 
@@ -31,9 +33,9 @@ def test_agent_gone_past_grace_is_set_away_its_offer_moves_and_its_chat_stays(
     service_settings.presence_grace_seconds = 5
     service_settings.save()
     gone = make_agent()
-    chat, _ = services.session_create(customer_name="Active", message="Hi")
-    services.offer_accept(session_id=chat.pk, agent=gone)
-    offered, _ = services.session_create(customer_name="Waiting", message="Hi")
+    chat, _ = session_create(customer_name="Active", message="Hi")
+    offer_accept(session_id=chat.pk, agent=gone)
+    offered, _ = session_create(customer_name="Waiting", message="Hi")
     assert ChatSession.objects.get(pk=offered.pk).offers.get().agent_id == gone.pk
     connect_and_leave(gone)
     other = make_agent()  # joins later, so the sweep has somewhere to move the offer
@@ -59,7 +61,7 @@ def test_agent_that_never_opened_a_workspace_is_not_swept(service_settings, make
 def test_agent_back_online_without_a_workspace_is_not_judged_by_an_old_one(
     service_settings, make_agent
 ):
-    from agents_app.services import agent_set_status
+    from agents_app.actions.status import agent_set_status
 
     service_settings.presence_grace_seconds = 5
     service_settings.save()

@@ -3,8 +3,9 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from agents_app.actions.agents import agent_create
+from agents_app.actions.settings import service_settings_get
 from agents_app.models import Agent
-from agents_app.services import agent_create, service_settings_get
 
 DEMO_AGENTS = [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")]
 DEMO_PASSWORD = "agent-demo"

@@ -14,12 +14,13 @@ forgets its stale stamp; REST-only agents are therefore never set away by presen
 
 import time
 
-from celery import shared_task
 from django.conf import settings
 
-from agents_app.models import Agent, AgentStatus
+from sessions_app.push import async_redis
 
-from . import push, selectors
+from .actions.status import agent_set_status
+from .models import Agent, AgentStatus
+from .selectors import service_settings
 
 TOUCH_EVERY = 2.0  # seconds; a socket refreshes its stamp at most this often on busy traffic
 
@@ -30,7 +31,7 @@ def presence_key() -> str:
 
 async def presence_touch(agent_id: int) -> None:
     """Record a sign of life from one of the agent's workspaces (async: consumers)."""
-    await push.async_redis().zadd(presence_key(), {str(agent_id): time.time()})
+    await async_redis().zadd(presence_key(), {str(agent_id): time.time()})
 
 
 def _client():
@@ -50,10 +51,8 @@ def presence_last_seen(agent_id: int) -> float | None:
 
 def agents_mark_away_if_gone(*, now: float | None = None) -> list[int]:
     """Set away the online agents whose every workspace has been gone for the grace period."""
-    from agents_app.services import agent_set_status
-
     now = time.time() if now is None else now
-    grace = selectors.service_settings().presence_grace_seconds
+    grace = service_settings().presence_grace_seconds
     client = _client()
     marked: list[int] = []
     try:
@@ -76,8 +75,3 @@ def agents_mark_away_if_gone(*, now: float | None = None) -> list[int]:
     finally:
         client.close()
     return marked
-
-
-@shared_task(ignore_result=True)
-def presence_sweep_task() -> list[int]:
-    return agents_mark_away_if_gone()

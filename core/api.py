@@ -1,4 +1,4 @@
-"""REST plumbing shared by both apps' APIs: error shape, customer auth, throttles, strict bodies."""
+"""REST plumbing every app's API shares: error shape, customer auth, throttles, strict bodies."""
 
 from dataclasses import dataclass
 
@@ -40,7 +40,7 @@ def _first_error(detail, path: str = "") -> tuple[str, str, str]:
 
 
 def exception_handler(exc, context):
-    """DRF's handler, reshaped; domain errors from services map to their HTTP status."""
+    """DRF's handler, reshaped; domain errors from actions map to their HTTP status."""
     if isinstance(exc, DomainError):
         data = {"detail": exc.detail, "code": exc.code}
         if exc.field:
@@ -151,10 +151,17 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+def parse(serializer_class, data, *, partial: bool = False) -> dict:
+    """The validated body (or query), or a 400 naming the first field at fault."""
+    serializer = serializer_class(data=data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class StrictSerializerScheme(OpenApiSerializerExtension):
     """In the schema, a strict body allows no other properties (schemathesis checks this)."""
 
-    target_class = "sessions_app.api_support.StrictSerializer"
+    target_class = "core.api.StrictSerializer"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
@@ -194,7 +201,7 @@ def customer_credential(request) -> CustomerCredential | None:
 
 
 class CustomerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "sessions_app.api_support.CustomerTokenAuthentication"
+    target_class = "core.api.CustomerTokenAuthentication"
     name = "customerToken"
 
     def get_security_definition(self, auto_schema):

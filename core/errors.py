@@ -1,4 +1,4 @@
-"""Domain errors raised by services; the API maps them to HTTP, consumers to error frames."""
+"""Domain errors raised by actions; the API maps them to HTTP, consumers to error frames."""
 
 
 class DomainError(Exception):
@@ -28,3 +28,16 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     code = "conflict"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "permission_denied"
+
+
+def invalid_from(exc) -> Invalid:
+    """A Django ValidationError as the domain's Invalid, naming the first field at fault."""
+    if hasattr(exc, "error_dict"):
+        name, errors = next(iter(exc.error_dict.items()))
+        return Invalid(f"{name}: {' '.join(errors[0].messages)}", field=name)
+    return Invalid(" ".join(exc.messages))

@@ -1,0 +1,1 @@
+"""State changes of agents and of the service settings, one module per domain."""

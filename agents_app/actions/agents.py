@@ -1,0 +1,85 @@
+"""Agents' profiles: create a user with a profile, give a user one, change name or capacity."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from core.commit import after_commit
+from core.errors import Conflict, Invalid, invalid_from
+from sessions_app.routing.drain import queue_drain
+from sessions_app.routing.lock import lock_routing
+
+from ..locks import lock_agent
+from ..models import Agent
+
+
+def agent_create(
+    *,
+    username: str,
+    password: str,
+    display_name: str = "",
+    max_sessions: int | None = None,
+    is_staff: bool = False,
+) -> Agent:
+    """A new user with an agent profile; new agents start offline."""
+    if not username or not isinstance(username, str):
+        raise Invalid("username is required.", field="username")
+    if not password or not isinstance(password, str):
+        raise Invalid("password is required.", field="password")
+    User = get_user_model()
+    try:
+        with transaction.atomic():
+            user = User(username=username, is_staff=is_staff)
+            user.set_password(password)
+            user.full_clean(exclude=["password"])
+            user.save()
+            agent = Agent(user=user, display_name=display_name or "", max_sessions=max_sessions)
+            agent.full_clean(exclude=["user"])
+            agent.save()
+    except ValidationError as exc:
+        if "username" in getattr(exc, "error_dict", {}):
+            raise Conflict("That username is taken.", code="username_taken") from None
+        raise invalid_from(exc) from None
+    except IntegrityError:
+        raise Conflict("That username is taken.", code="username_taken") from None
+    return agent
+
+
+def agent_profile_create(*, user, display_name: str = "", max_sessions: int | None = None) -> Agent:
+    """An agent profile for an existing user (the admin's "add agent"); it starts offline."""
+    if Agent.objects.filter(user=user).exists():
+        raise Conflict("That user is already an agent.", code="already_agent")
+    agent = Agent(user=user, display_name=display_name or "", max_sessions=max_sessions)
+    try:
+        agent.full_clean(exclude=["user"])
+        agent.save()
+    except ValidationError as exc:
+        raise invalid_from(exc) from None
+    except IntegrityError:
+        raise Conflict("That user is already an agent.", code="already_agent") from None
+    return agent
+
+
+def agent_update(
+    *, agent_id: int, display_name: str | None = None, max_sessions: int | None | object = ...
+) -> Agent:
+    """Change an agent's name or capacity; a raised capacity drains the queue."""
+    with transaction.atomic():
+        lock_routing()
+        agent = lock_agent(agent_id)
+        fields = []
+        if display_name is not None:
+            agent.display_name = display_name
+            fields.append("display_name")
+        if max_sessions is not ...:
+            agent.max_sessions = max_sessions
+            fields.append("max_sessions")
+        try:
+            agent.full_clean(exclude=["user"])
+        except ValidationError as exc:
+            raise invalid_from(exc) from None
+        if fields:
+            agent.save(update_fields=fields)
+        if "max_sessions" in fields:
+            after_commit(queue_drain)
+    return agent

@@ -1,0 +1,43 @@
+"""The service settings singleton: read it, change it."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core.commit import after_commit
+from core.errors import Invalid, invalid_from
+from sessions_app.routing.drain import queue_drain
+from sessions_app.routing.lock import lock_routing
+
+from ..models import ServiceSettings
+
+SETTINGS_FIELDS = (
+    "service_mode",
+    "accept_timeout_seconds",
+    "customer_idle_timeout_seconds",
+    "idle_end_notice",
+    "default_max_sessions",
+    "presence_grace_seconds",
+)
+
+
+def service_settings_update(**changes) -> ServiceSettings:
+    """Change the settings; a lowered capacity takes effect for new allocations only."""
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise Invalid(f"Unknown setting: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    with transaction.atomic():
+        cfg = lock_routing()
+        for name, value in changes.items():
+            setattr(cfg, name, value)
+        try:
+            cfg.full_clean()
+        except ValidationError as exc:
+            raise invalid_from(exc) from None
+        cfg.save(update_fields=[*changes, "updated_at"])
+        if "default_max_sessions" in changes:
+            after_commit(queue_drain)
+    return cfg
+
+
+def service_settings_get() -> ServiceSettings:
+    return ServiceSettings.objects.get_or_create(pk=ServiceSettings.SINGLETON_PK)[0]

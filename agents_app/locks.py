@@ -1,0 +1,16 @@
+"""Row locks on agents: the last step of the lock order (sessions, routing, agents).
+
+Every function here must run inside `transaction.atomic()`.
+"""
+
+from core.errors import NotFound
+
+from .models import Agent
+
+
+def lock_agent(agent_id: int) -> Agent:
+    """The agent, locked, with its user (one statement)."""
+    try:
+        return Agent.objects.select_for_update(of=("self",)).select_related("user").get(pk=agent_id)
+    except (Agent.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such agent.") from None

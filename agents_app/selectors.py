@@ -1,0 +1,76 @@
+"""Reads of agents and of the service settings, and the Agent representation of the contract."""
+
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from sessions_app.models import ChatSession, Offer, SessionState
+
+from .models import Agent, ServiceSettings
+
+
+def service_settings() -> ServiceSettings:
+    """The settings singleton, created with defaults on first use."""
+    found, _ = ServiceSettings.objects.get_or_create(pk=ServiceSettings.SINGLETON_PK)
+    return found
+
+
+def _count(qs: QuerySet) -> Subquery:
+    return Coalesce(
+        Subquery(
+            qs.values("agent_id").annotate(n=Count("pk")).values("n")[:1],
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def agents_with_load(queryset: QuerySet | None = None) -> QuerySet:
+    """Agents annotated with `load`: standing offers plus active sessions.
+
+    Routing reads the same load in plain SQL (sessions_app/routing/pool.py): change both.
+    """
+    queryset = Agent.objects.all() if queryset is None else queryset
+    offers = Offer.objects.standing().filter(agent_id=OuterRef("pk"))
+    active = ChatSession.objects.filter(agent_id=OuterRef("pk"), state=SessionState.ACTIVE)
+    return queryset.select_related("user").annotate(
+        offer_load=_count(offers), active_load=_count(active)
+    )
+
+
+def agent_load(agent: Agent) -> int:
+    if hasattr(agent, "offer_load"):
+        return agent.offer_load + agent.active_load
+    offers = Offer.objects.standing().filter(agent=agent).count()
+    active = ChatSession.objects.filter(agent=agent, state=SessionState.ACTIVE).count()
+    return offers + active
+
+
+def agent_capacity(agent: Agent, cfg: ServiceSettings) -> int:
+    return agent.max_sessions or cfg.default_max_sessions
+
+
+def agent_dict(agent: Agent) -> dict:
+    """The public Agent representation of the contract."""
+    return {
+        "id": str(agent.pk),
+        "username": agent.user.get_username(),
+        "display_name": agent.name,
+        "status": agent.status,
+        "max_sessions": agent.max_sessions,
+        "load": agent_load(agent),
+    }
+
+
+def agent_get(agent_id: int | str) -> Agent | None:
+    """The agent with its load, or None for an unknown or malformed id."""
+    try:
+        return agents_with_load().get(pk=int(agent_id))
+    except (Agent.DoesNotExist, ValueError, TypeError, OverflowError):
+        return None
+
+
+def agent_for_user(user) -> Agent | None:
+    """The agent profile of a logged-in user, or None (anonymous, or staff without one)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Agent.objects.select_related("user").filter(user=user).first()

@@ -1,0 +1,1 @@
+"""Plumbing both apps share: domain errors, REST helpers, text checks, health, async DB calls."""

@@ -1,0 +1,72 @@
+"""A session ends: by its agent, its customer or staff (and by the idle timer, in messages)."""
+
+from datetime import datetime
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents_app.models import Agent
+from core.errors import Conflict, Invalid
+
+from .. import events
+from ..access import check_agent_acts
+from ..events import Event
+from ..locks import lock_session, lock_standing_offer
+from ..models import ChatSession, EndReason, EventKind, OfferOutcome, SessionState
+from ..routing.drain import drain_after_commit
+
+
+def session_end(*, session_id: UUID | str, reason: str, agent: Agent | None = None) -> ChatSession:
+    """End a session: by its agent, its customer or staff."""
+    if reason not in EndReason.values or reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
+        raise Invalid("Unknown end reason.", field="reason")
+    with transaction.atomic():
+        session = lock_session(session_id)
+        if reason == EndReason.AGENT_ENDED:
+            check_agent_acts(session, agent)
+        if session.state == SessionState.ENDED:
+            raise Conflict("This chat session has already ended.", code="session_ended")
+        end_locked(session, reason, now=timezone.now(), by_agent=agent)
+    return session
+
+
+def end_locked(
+    session: ChatSession,
+    reason: str,
+    *,
+    now: datetime,
+    notice: str | None = None,
+    by_agent: Agent | None = None,
+) -> None:
+    """End a locked session; a standing offer is withdrawn, the slot it held goes to the queue."""
+    previous = session.state
+    offer = lock_standing_offer(session) if previous == SessionState.OFFERED else None
+    if offer is not None:
+        offer.outcome = OfferOutcome.WITHDRAWN
+        offer.resolved_at = now
+        offer.save(update_fields=["outcome", "resolved_at"])
+    session.state = SessionState.ENDED
+    session.ended_at = now
+    session.end_reason = reason
+    session.idle_deadline = None
+    session.last_activity_at = now
+    session.save(
+        update_fields=["state", "ended_at", "end_reason", "idle_deadline", "last_activity_at"]
+    )
+    data = {"reason": reason, "previous_state": previous}
+    ended = Event(
+        EventKind.SESSION_ENDED,
+        session,
+        by_agent.pk if by_agent else None,
+        data,
+        offer=offer,
+        notice=notice,
+    )
+    if previous in (SessionState.OFFERED, SessionState.ACTIVE):
+        drain_after_commit()
+        events.record(ended)
+    elif previous == SessionState.QUEUED:
+        events.record(ended, Event(EventKind.QUEUE_MOVED))
+    else:
+        events.record(ended)

@@ -1,0 +1,105 @@
+"""Messages, and the idle timer they start and stop: every agent message (re)starts it, every
+customer message stops it, and when it runs out the session ends with the reminder."""
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from agents_app.models import Agent
+from agents_app.selectors import service_settings
+from core.errors import Conflict, Invalid, NotFound
+from core.text import clean_body
+
+from .. import events
+from ..access import check_agent_acts
+from ..events import Event
+from ..locks import lock_session
+from ..models import ChatSession, EndReason, EventKind, Message, Sender, SessionState
+from .end import end_locked
+
+
+def message_send(
+    *, session_id: UUID | str, sender: str, body: object, agent: Agent | None = None
+) -> Message:
+    """A customer (any state but ended) or the serving agent (active only) writes."""
+    text = clean_body(body)
+    with transaction.atomic():
+        session = lock_session(session_id, idle_timeout=sender == Sender.AGENT)
+        if sender == Sender.AGENT:
+            # Someone else's session is NotFound before anything reveals its state.
+            check_agent_acts(session, agent)
+        if session.state == SessionState.ENDED:
+            raise Conflict("This chat session has ended.", code="session_ended")
+        now = timezone.now()
+        fields = ["last_activity_at"]
+        if sender == Sender.AGENT:
+            if session.state != SessionState.ACTIVE:
+                raise Conflict("Agents write only in active sessions.", code="not_active")
+            timeout = session.current_idle_timeout
+            if timeout is None:  # no settings row yet: made with its defaults
+                timeout = service_settings().customer_idle_timeout_seconds
+            session.idle_timeout_seconds = timeout
+            session.idle_deadline = now + timedelta(seconds=timeout)
+            fields += ["idle_deadline", "idle_timeout_seconds"]
+        elif sender == Sender.CUSTOMER:
+            if session.idle_deadline is not None:
+                session.idle_deadline = None
+                fields.append("idle_deadline")
+        else:
+            raise Invalid("Unknown sender.", field="sender")
+        session.last_activity_at = now
+        session.save(update_fields=fields)
+        message = Message.objects.create(session=session, sender=sender, body=text)
+        events.record(message_created(session, message))
+    return message
+
+
+def message_created(session: ChatSession, message: Message) -> Event:
+    """The event of a new message: its serving agent hears it (if any), as things stand now."""
+    serving = session.agent_id if session.state == SessionState.ACTIVE else None
+    return Event(EventKind.MESSAGE_CREATED, session, serving, message=message)
+
+
+def session_idle_end(
+    *, session_id: UUID | str, deadline: datetime | None = None, wait: bool = True
+) -> bool:
+    """End an active session whose customer stayed silent past the idle deadline.
+
+    `deadline`: the one a caller saw due; a newer agent message moved it, and a customer reply
+    cleared it: then this call does nothing. `wait=False`: if someone holds the session, leave
+    it to them (they end it, move or clear the deadline) and do nothing.
+    """
+    if deadline is not None:
+        # Lock-free look first: a moved or cleared deadline never comes back.
+        due = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline=deadline)
+        try:
+            if not due.filter(pk=session_id).exists():
+                return False
+        except (ValidationError, ValueError):
+            return False  # not a session id at all
+    with transaction.atomic():
+        try:
+            session = lock_session(session_id, wait=wait)
+        except NotFound:
+            return False
+        if session is None:
+            return False  # held by someone else, as `wait` allowed
+        now = timezone.now()
+        if session.state != SessionState.ACTIVE or session.idle_deadline is None:
+            return False
+        if deadline is not None and session.idle_deadline != deadline:
+            return False
+        if now < session.idle_deadline:
+            return False
+        notice = service_settings().idle_end_notice
+        message = Message.objects.create(session=session, sender=Sender.SYSTEM, body=notice)
+        late_ms = round((now - session.idle_deadline).total_seconds() * 1000, 1)
+        events.record(
+            message_created(session, message),
+            Event(EventKind.SESSION_IDLE_TIMEOUT, session, data={"late_ms": late_ms}),
+        )
+        end_locked(session, EndReason.CUSTOMER_IDLE_TIMEOUT, now=now, notice=notice)
+    return True

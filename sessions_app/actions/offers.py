@@ -1,0 +1,114 @@
+"""Offers: the offered agent accepts; a deadline passes and the session moves on."""
+
+from enum import Enum
+from typing import NoReturn
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents_app.models import Agent
+from core.errors import Conflict, NotFound
+
+from .. import events
+from ..events import Event
+from ..locks import lock_session, lock_standing_offer
+from ..models import ChatSession, EventKind, Offer, OfferOutcome, SessionState
+from ..routing.requeue import lock_overdue_offers, offers_resolve_locked, requeue_locked
+
+
+def offer_accept(*, session_id: UUID | str, agent: Agent) -> ChatSession:
+    """The offered agent takes the session before the offer expires.
+
+    An agent who was never offered the session gets NotFound (it is someone else's); one whose
+    offer expired or was withdrawn gets a Conflict naming why.
+    """
+    with transaction.atomic():
+        session = lock_session(session_id)
+        offer = lock_standing_offer(session) if session.state == SessionState.OFFERED else None
+        now = timezone.now()
+        if offer is None or offer.agent_id != agent.pk or now >= offer.expires_at:
+            _refuse_accept(session, offer, agent)
+        offer.outcome = OfferOutcome.ACCEPTED
+        offer.resolved_at = now
+        offer.save(update_fields=["outcome", "resolved_at"])
+        session.state = SessionState.ACTIVE
+        session.agent = agent
+        session.accepted_at = now
+        session.last_activity_at = now
+        session.save(update_fields=["state", "agent", "accepted_at", "last_activity_at"])
+        events.record(
+            Event(EventKind.OFFER_ACCEPTED, session, agent.pk, {"offer_id": offer.pk}, offer=offer)
+        )
+    return session
+
+
+def _refuse_accept(session: ChatSession, offer: Offer | None, agent: Agent) -> NoReturn:
+    """Raise the error that tells this agent why the session is not theirs to accept."""
+    if session.agent_id == agent.pk:
+        if session.state == SessionState.ACTIVE:
+            raise Conflict("You already serve this chat session.", code="already_accepted")
+        raise Conflict("This chat session has ended.", code="session_ended")
+    if offer is not None and offer.agent_id == agent.pk:
+        # Past its deadline but not yet resolved by the timer: refused all the same.
+        raise Conflict("This offer has expired.", code="offer_expired")
+    latest = Offer.objects.filter(session=session, agent=agent).order_by("-pk").first()
+    if latest is None:
+        raise NotFound("No such chat session.")
+    if session.state == SessionState.ENDED:
+        raise Conflict("This chat session has ended.", code="session_ended")
+    if latest.outcome == OfferOutcome.EXPIRED:
+        raise Conflict("This offer has expired.", code="offer_expired")
+    if latest.outcome == OfferOutcome.WITHDRAWN:
+        raise Conflict("This offer was withdrawn.", code="offer_withdrawn")
+    raise Conflict("This offer is no longer yours to accept.", code="offer_gone")
+
+
+class ExpireResult(Enum):
+    EXPIRED = "expired"
+    NOT_DUE = "not_due"
+    GONE = "gone"
+
+
+def offer_expire(*, offer_id: int, session_id: UUID | str | None = None) -> ExpireResult:
+    """Withdraw an offer whose deadline passed and route the session to another agent.
+
+    `session_id` saves a lookup; the offer is re-checked under the lock. Other overdue offers
+    whose sessions nobody holds are expired in the same transaction, so a burst of deadlines
+    costs one routing pass, not one each.
+    """
+    # A lock-free look first: a resolved offer never stands again, so a duplicate ends here in
+    # one query, without a transaction.
+    row = Offer.objects.standing().filter(pk=offer_id).values_list("session_id", "expires_at")
+    found = row.first()
+    if found is None or (session_id is not None and str(found[0]) != str(session_id)):
+        return ExpireResult.GONE
+    if timezone.now() < found[1]:
+        return ExpireResult.NOT_DUE
+    with transaction.atomic():
+        try:
+            session = lock_session(found[0])
+        except NotFound:
+            return ExpireResult.GONE
+        offer = lock_standing_offer(session)
+        if offer is None or offer.pk != offer_id:
+            return ExpireResult.GONE
+        now = timezone.now()
+        if now < offer.expires_at:
+            return ExpireResult.NOT_DUE
+        pairs = [(session, offer), *lock_overdue_offers(now, exclude={session.pk})]
+        offers_resolve_locked(pairs, OfferOutcome.EXPIRED, now)
+        requeue_locked([session for session, _ in pairs])
+    return ExpireResult.EXPIRED
+
+
+def offers_expire_due(*, now=None) -> int:
+    """Expire the standing offers due by `now` whose sessions nobody holds, in one transaction
+    and one routing pass. Returns how many."""
+    with transaction.atomic():
+        pairs = lock_overdue_offers(now or timezone.now(), exclude=set())
+        if not pairs:
+            return 0
+        offers_resolve_locked(pairs, OfferOutcome.EXPIRED, timezone.now())
+        requeue_locked([session for session, _ in pairs])
+    return len(pairs)

@@ -1,0 +1,48 @@
+"""The net under every timer: resolve whatever is due, then route whoever still waits.
+
+A tick's countdown task (sessions_app/timers.py) runs `timers_resolve_due`; the beat's sweep
+runs `timers_sweep`. Both are safe anywhere, any number of times: every timer is re-checked
+under its session's lock.
+"""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from .. import selectors
+from ..routing.drain import queue_drain
+from .messages import session_idle_end
+from .offers import ExpireResult, offer_expire, offers_expire_due
+
+
+def timers_resolve_due(*, now: datetime | None = None) -> dict:
+    """Resolve every offer and idle timer due by `now`: what a tick's task does.
+
+    First, without waiting, whatever nobody else holds: two tasks of adjacent ticks, or a task
+    and the sweep, then split the work instead of queueing on each other's locks, and an idle
+    end is not kept waiting behind an expiry's routing. Then, waiting, whatever was held and is
+    still due.
+    """
+    now = now or timezone.now()
+    idle_ids = selectors.overdue_idle_session_ids(now)
+    idle = sum(session_idle_end(session_id=pk, wait=False) for pk in idle_ids)
+    offers = selectors.overdue_offers(now)
+    expired = offers_expire_due(now=now) if offers else 0
+    # Most ticks find nothing due (their deadlines moved): two statements, and done.
+    if idle < len(idle_ids):
+        idle += sum(
+            session_idle_end(session_id=pk) for pk in selectors.overdue_idle_session_ids(now)
+        )
+    if expired < len(offers):
+        expired += sum(
+            offer_expire(offer_id=pk, session_id=session_id) is ExpireResult.EXPIRED
+            for pk, session_id in selectors.overdue_offers(now)
+        )
+    return {"offers_expired": expired, "idle_ended": idle}
+
+
+def timers_sweep(*, now: datetime | None = None) -> dict:
+    """Resolve every overdue offer and idle timer and drain the queue."""
+    found = timers_resolve_due(now=now)
+    found["routed"] = queue_drain() if selectors.queued_sessions().exists() else 0
+    return found

@@ -1,0 +1,207 @@
+"""The one emitter: every action records its domain events here, inside its transaction.
+
+`record(*events)` writes the audit rows (`SessionEvent`) in the action's transaction and, once
+that transaction commits, derives from the same events everything the outside world hears:
+timer tasks (a new offer's deadline, an idle timer an agent's message started), live pushes to
+agents and customers (in one batch, in the order the events were recorded) and one log line per
+event. On a rollback nothing is derived; inside a caller's transaction (Django admin wraps its
+saves in one) it all waits for that outer commit. The webhooks outbox builds on these events.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from agents_app.models import Agent
+from agents_app.selectors import agent_dict
+
+from . import push, selectors, timers
+from .models import ChatSession, EndReason, EventKind, Message, Offer, Sender, SessionEvent
+
+log = logging.getLogger(__name__)
+
+# The record of these is a row of their own (the message), not a SessionEvent: only derived.
+NOT_STORED = {EventKind.MESSAGE_CREATED, EventKind.QUEUE_MOVED}
+
+
+@dataclass(eq=False)
+class Event:
+    """One thing that happened. `data` is stored; the rest is what the derivations read."""
+
+    kind: EventKind
+    session: ChatSession | None = None
+    agent_id: int | None = None
+    data: dict = field(default_factory=dict)
+    offer: Offer | None = None
+    message: Message | None = None
+    agent: Agent | None = None
+    first_message: str | None = None  # an offered session's opening line, for the prompt bar
+    notice: str | None = None  # the idle-end reminder shown with the end
+
+    def row(self) -> SessionEvent:
+        return SessionEvent(
+            session=self.session, kind=self.kind, agent_id=self.agent_id, data=self.data
+        )
+
+
+def record(*events: Event) -> None:
+    """Write the events' audit rows now; derive timers, pushes and log lines after commit."""
+    if not events:
+        return
+    rows = [event.row() for event in events if event.kind not in NOT_STORED]
+    if rows:
+        SessionEvent.objects.bulk_create(rows)
+    transaction.on_commit(lambda: _derive(events))
+
+
+def _derive(events: Iterable[Event]) -> None:
+    """After commit: the timers first (they are the deadlines), then pushes, then log lines.
+    A failure here is logged, never raised: the commit stands, and the sweep or `seq` covers
+    whatever did not go out."""
+    for stage in (_schedule_timers, _publish, _log):
+        try:
+            stage(events)
+        except Exception:  # noqa: BLE001 -- see the docstring
+            log.exception("deriving %s from %d event(s) failed", stage.__name__, len(events))
+
+
+# --- timers ----------------------------------------------------------------------------------
+
+
+def _schedule_timers(events: Iterable[Event]) -> None:
+    deadlines = []
+    for event in events:
+        if event.kind == EventKind.OFFER_MADE:
+            deadlines.append(event.offer.expires_at)
+        elif (
+            event.kind == EventKind.MESSAGE_CREATED
+            and event.message.sender == Sender.AGENT
+            and event.session.idle_deadline is not None
+        ):
+            deadlines.append(event.session.idle_deadline)
+    if deadlines:
+        timers.schedule(*deadlines)
+
+
+# --- pushes ----------------------------------------------------------------------------------
+
+
+def _publish(events: Iterable[Event]) -> None:
+    moved = [e for e in events if e.kind == EventKind.QUEUE_MOVED][:1]  # one line, one push
+    others = [e for e in events if e.kind != EventKind.QUEUE_MOVED]
+    frames = [frame for event in [*others, *moved] for frame in _frames(event)]
+    if not frames:
+        return
+    with push.batch():
+        for group, event_type, payload in frames:
+            push.publish(group, event_type, **payload)
+
+
+def _frames(event: Event) -> list[tuple[str, str, dict]]:
+    """(group, frame type, payload) of every push one event makes."""
+    derive = _FRAMES.get(event.kind)
+    return derive(event) if derive is not None else []
+
+
+def _offer_made(event: Event) -> list:
+    session, offer = event.session, event.offer
+    data = selectors.session_dict(session, offer=offer)
+    to_agent = dict(data, first_message=event.first_message)
+    countdown = {
+        "id": str(offer.pk),
+        "expires_at": selectors.iso(offer.expires_at),
+        "countdown_seconds": offer.timeout_seconds,
+    }
+    return [
+        (push.customer_group(session.pk), "session.updated", {"session": data}),
+        (
+            push.agent_group(offer.agent_id),
+            "session.offered",
+            {"session": to_agent, "offer": countdown},
+        ),
+    ]
+
+
+def _assigned(event: Event) -> list:
+    session = event.session
+    data = selectors.session_dict(session)
+    return [
+        (push.agent_group(session.agent_id), "session.assigned", {"session": data}),
+        (push.customer_group(session.pk), "session.updated", {"session": data}),
+    ]
+
+
+def _offer_gone(event: Event) -> list:
+    reason = "expired" if event.kind == EventKind.OFFER_EXPIRED else "withdrawn"
+    offer = event.offer
+    payload = {"session_id": str(offer.session_id), "offer_id": str(offer.pk), "reason": reason}
+    return [(push.agent_group(offer.agent_id), "session.offer_expired", payload)]
+
+
+def _ended(event: Event) -> list:
+    session, reason = event.session, event.session.end_reason
+    ended = {"session_id": str(session.pk), "reason": reason}
+    frames = []
+    if event.offer is not None:  # the standing offer, withdrawn by the end
+        gone = dict(ended, offer_id=str(event.offer.pk), reason="session_ended")
+        frames.append((push.agent_group(event.offer.agent_id), "session.offer_expired", gone))
+    elif session.agent_id is not None:
+        frames.append((push.agent_group(session.agent_id), "session.ended", ended))
+    customer = dict(ended, session=selectors.session_dict(session))
+    if reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
+        customer["notice"] = event.notice
+    frames.append((push.customer_group(session.pk), "session.ended", customer))
+    return frames
+
+
+def _message(event: Event) -> list:
+    session, message = event.session, event.message
+    payload = {"message": selectors.message_dict(message)}
+    frames = []
+    if event.agent_id is not None:  # the agent serving it when it was written
+        frames.append((push.agent_group(event.agent_id), "message.created", payload))
+    if message.sender != Sender.CUSTOMER:
+        frames.append((push.customer_group(session.pk), "message.created", payload))
+    return frames
+
+
+def _agent_changed(event: Event) -> list:
+    return [(push.agent_group(event.agent_id), "agent.updated", {"agent": agent_dict(event.agent)})]
+
+
+def _queue_moved(event: Event) -> list:
+    """Tell queued customers their new place in line."""
+    return [
+        (push.customer_group(session.pk), "session.updated", {"session": data})
+        for session, data in selectors.queue_with_positions()
+    ]
+
+
+_FRAMES = {
+    EventKind.OFFER_MADE: _offer_made,
+    EventKind.SESSION_ASSIGNED: _assigned,
+    EventKind.OFFER_ACCEPTED: _assigned,
+    EventKind.OFFER_EXPIRED: _offer_gone,
+    EventKind.OFFER_WITHDRAWN: _offer_gone,
+    EventKind.SESSION_ENDED: _ended,
+    EventKind.MESSAGE_CREATED: _message,
+    EventKind.AGENT_STATUS_CHANGED: _agent_changed,
+    EventKind.QUEUE_MOVED: _queue_moved,
+}
+
+
+# --- log lines -------------------------------------------------------------------------------
+
+
+def _log(events: Iterable[Event]) -> None:
+    """One line per step of a session's or an agent's life, once it is true (LOG_FORMAT=json)."""
+    for event in events:
+        if event.kind in NOT_STORED:
+            continue
+        subject = f"session {event.session.pk}" if event.session else f"agent {event.agent_id}"
+        extra = {"event": event.kind, "agent_id": event.agent_id, "data": event.data}
+        if event.session is not None:
+            extra["session_id"] = str(event.session.pk)
+        log.info("%s: %s", subject, event.kind, extra=extra)

@@ -1,0 +1,24 @@
+"""The strategy: which of the eligible agents gets a session.
+
+Least loaded first, then least recently assigned, then the lower id. A new ranking rule is a
+change to `rank` alone.
+"""
+
+from ..models import ChatSession
+from .pool import Candidate, Pool
+
+
+def rank(agent: Candidate) -> tuple:
+    """Lower wins."""
+    return (agent.load, agent.rank, agent.pk)
+
+
+def choose(pool: Pool, session: ChatSession, missed: set[int]) -> tuple[Candidate | None, dict]:
+    """The agent this session goes to (its load counted at once), or None; and the decision
+    to record: who was skipped and why."""
+    eligible, decision = pool.eligible(session, missed)
+    if not eligible:
+        return None, decision
+    chosen = min(eligible, key=rank)
+    chosen.load += 1
+    return chosen, decision
