@@ -16,7 +16,10 @@ class ServiceSettingsAdmin(admin.ModelAdmin):
     """A single page: the list and add views lead straight to the one row."""
 
     fieldsets = [
-        ("Service", {"fields": ["service_mode", "accept_timeout_seconds"]}),
+        (
+            "Service",
+            {"fields": ["service_mode", "accept_timeout_seconds", "missed_offers_before_away"]},
+        ),
         ("Idle end", {"fields": ["customer_idle_timeout_seconds", "idle_end_notice"]}),
         ("Capacity and presence", {"fields": ["default_max_sessions", "presence_grace_seconds"]}),
     ]
@@ -39,11 +42,20 @@ class ServiceSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "user", "status", "load", "max_sessions", "last_assigned_at"]
+    list_display = [
+        "__str__",
+        "user",
+        "status",
+        "status_reason",
+        "groups",
+        "load",
+        "max_sessions",
+        "last_assigned_at",
+    ]
     list_filter = ["status"]
     search_fields = ["display_name", "user__username"]
     readonly_fields = ["last_assigned_at", "status_changed_at", "created_at"]
-    fields = ["user", "display_name", "status", "max_sessions", *readonly_fields]
+    fields = ["user", "display_name", "status", "status_reason", "max_sessions", *readonly_fields]
     actions = ["set_online", "set_away", "set_offline"]
 
     def get_queryset(self, request):
@@ -53,6 +65,10 @@ class AgentAdmin(admin.ModelAdmin):
     def load(self, obj):
         return agent_load(obj)
 
+    @admin.display(description="skill groups")
+    def groups(self, obj):
+        return ", ".join(f"{m.group.name} ({m.priority})" for m in obj.memberships.all())
+
     def save_model(self, request, obj, form, change):
         if not change:
             # A new profile starts offline whatever the form says: nothing routes to it yet.
@@ -61,7 +77,7 @@ class AgentAdmin(admin.ModelAdmin):
             )
             obj.pk = created.pk
             if obj.status != created.status:
-                agent_set_status(agent_id=created.pk, status=obj.status)
+                agent_set_status(agent_id=created.pk, status=obj.status, reason=obj.status_reason)
             return
         changed = set(form.changed_data)
         if changed & {"display_name", "max_sessions"}:
@@ -70,8 +86,8 @@ class AgentAdmin(admin.ModelAdmin):
                 display_name=obj.display_name,
                 max_sessions=obj.max_sessions,
             )
-        if "status" in changed:
-            agent_set_status(agent_id=obj.pk, status=obj.status)
+        if changed & {"status", "status_reason"}:
+            agent_set_status(agent_id=obj.pk, status=obj.status, reason=obj.status_reason)
 
     def _set_status(self, request, queryset, status):
         for agent in queryset:

@@ -79,6 +79,12 @@ class ServiceSettingsSerializer(StrictSerializer):
     customer_idle_timeout_seconds = serializers.IntegerField(min_value=1, max_value=604800)
     idle_end_notice = TextField(min_length=1, max_length=1000)
     default_max_sessions = serializers.IntegerField(min_value=1, max_value=100)
+    missed_offers_before_away = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        help_text="After this many offers in a row expire unanswered, the agent is set away "
+        "(`status_reason: missed_offers`); 0: never.",
+    )
     presence_grace_seconds = serializers.IntegerField(
         min_value=5,
         max_value=3600,
@@ -118,6 +124,12 @@ class ServiceSettingsView(APIView):
 # --- /api/agents/ --------------------------------------------------------------------------------
 
 
+class AgentGroupSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    priority = serializers.IntegerField(min_value=1, max_value=5)
+
+
 class AgentSerializer(serializers.Serializer):
     """The Agent representation (responses only)."""
 
@@ -129,6 +141,10 @@ class AgentSerializer(serializers.Serializer):
         allow_null=True, help_text="null: the settings' default_max_sessions."
     )
     load = serializers.IntegerField(help_text="Standing offers plus active sessions.")
+    status_reason = serializers.CharField(
+        allow_null=True, help_text="Why away or offline (e.g. `lunch`, `missed_offers`)."
+    )
+    skill_groups = AgentGroupSerializer(many=True)
 
 
 class AgentCreateRequest(StrictSerializer):
@@ -149,6 +165,16 @@ class AgentCreateRequest(StrictSerializer):
         return value
 
 
+def _status_reason():
+    return TextField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Why away or offline, free text; cleared when the agent comes back online.",
+    )
+
+
 class AgentUpdateRequest(StrictSerializer):
     """Any subset; `status` withdraws standing offers when not online."""
 
@@ -157,12 +183,14 @@ class AgentUpdateRequest(StrictSerializer):
         min_value=1, max_value=100, required=False, allow_null=True
     )
     status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
+    status_reason = _status_reason()
 
 
 class AgentMeUpdateRequest(StrictSerializer):
-    """The calling agent sets its own status or name."""
+    """The calling agent sets its own status (and why, when away) or name."""
 
     status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
+    status_reason = _status_reason()
     display_name = TextField(max_length=100, required=False, allow_blank=True)
 
 
@@ -171,8 +199,12 @@ def _agent_change(agent: Agent, data: dict) -> dict:
     profile = {k: data[k] for k in ("display_name", "max_sessions") if k in data}
     if profile:
         agent_update(agent_id=agent.pk, **profile)
-    if "status" in data:
-        agent_set_status(agent_id=agent.pk, status=data["status"])
+    if "status" in data or "status_reason" in data:
+        agent_set_status(
+            agent_id=agent.pk,
+            status=data.get("status", agent.status),
+            reason=(data.get("status_reason") or "") if "status_reason" in data else None,
+        )
     return agent_dict(agent_get(agent.pk))
 
 

@@ -20,7 +20,7 @@ class ServiceMode(models.TextChoices):
 
 
 class ServiceSettings(models.Model):
-    """The one row of desk-wide settings (pk=1). Its row lock also serialises routing."""
+    """The one row of desk-wide settings (pk=1)."""
 
     SINGLETON_PK = 1
 
@@ -49,6 +49,12 @@ class ServiceSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text="Capacity of an agent whose own max sessions is blank (1-100).",
     )
+    missed_offers_before_away = models.PositiveIntegerField(
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="After this many offers in a row expire unanswered, the agent is set away "
+        "(0-100; 0: never).",
+    )
     presence_grace_seconds = models.PositiveIntegerField(
         default=60,
         validators=[MinValueValidator(5), MaxValueValidator(3600)],
@@ -73,6 +79,10 @@ class ServiceSettings(models.Model):
             models.CheckConstraint(
                 condition=models.Q(default_max_sessions__range=(1, 100)),
                 name="default_max_sessions_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(missed_offers_before_away__range=(0, 100)),
+                name="missed_offers_before_away_range",
             ),
         ]
 
@@ -101,6 +111,11 @@ class Agent(models.Model):
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text="Blank: the service settings' default.",
+    )
+    status_reason = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Why the agent is away or offline (e.g. lunch, missed_offers); cleared online.",
     )
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)

@@ -1,9 +1,10 @@
 """Reads of agents and of the service settings, and the Agent representation of the contract."""
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from sessions_app.models import ChatSession, Offer, SessionState
+from skills_app.models import SkillGroupMember
 
 from .models import Agent, ServiceSettings
 
@@ -32,9 +33,16 @@ def agents_with_load(queryset: QuerySet | None = None) -> QuerySet:
     queryset = Agent.objects.all() if queryset is None else queryset
     offers = Offer.objects.standing().filter(agent_id=OuterRef("pk"))
     active = ChatSession.objects.filter(agent_id=OuterRef("pk"), state=SessionState.ACTIVE)
-    return queryset.select_related("user").annotate(
-        offer_load=_count(offers), active_load=_count(active)
+    return (
+        queryset.select_related("user")
+        .prefetch_related(_MEMBERSHIPS)
+        .annotate(offer_load=_count(offers), active_load=_count(active))
     )
+
+
+_MEMBERSHIPS = Prefetch(
+    "memberships", queryset=SkillGroupMember.objects.select_related("group").order_by("group")
+)
 
 
 def agent_load(agent: Agent) -> int:
@@ -51,13 +59,21 @@ def agent_capacity(agent: Agent, cfg: ServiceSettings) -> int:
 
 def agent_dict(agent: Agent) -> dict:
     """The public Agent representation of the contract."""
+    memberships = agent.memberships.all()
+    if "memberships" not in getattr(agent, "_prefetched_objects_cache", {}):
+        memberships = memberships.select_related("group").order_by("group")
     return {
         "id": str(agent.pk),
         "username": agent.user.get_username(),
         "display_name": agent.name,
         "status": agent.status,
+        "status_reason": agent.status_reason or None,
         "max_sessions": agent.max_sessions,
         "load": agent_load(agent),
+        "skill_groups": [
+            {"id": str(m.group_id), "name": m.group.name, "priority": m.priority}
+            for m in memberships
+        ],
     }
 
 

@@ -473,6 +473,8 @@ from django.contrib.auth.hashers import make_password
 from rest_framework.authtoken.models import Token
 from agents_app.models import Agent, ServiceSettings
 from agents_app.actions.status import agent_set_status
+from skills_app.models import SkillGroupMember
+from skills_app.selectors import default_group
 
 User = get_user_model()
 staff, _ = User.objects.get_or_create(username={staff!r}, defaults=dict(is_staff=True,
@@ -482,6 +484,7 @@ out = {{"staff_token": Token.objects.get_or_create(user=staff)[0].key, "agents":
 for i in range({agents}):
     user, _ = User.objects.get_or_create(username=f"bench-agent-{{i}}")
     agent, _ = Agent.objects.get_or_create(user=user, defaults=dict(display_name=f"Agent {{i}}"))
+    SkillGroupMember.objects.get_or_create(group=default_group(), agent=agent)
     if agent.status != "offline":
         agent_set_status(agent_id=agent.pk, status="offline")
     out["agents"].append({{"id": agent.pk, "token": Token.objects.get_or_create(user=user)[0].key}})

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files: no CDN
     "channels",
     "agents_app",
+    "skills_app",
     "sessions_app",
 ]
 

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from agents_app import api as agents_api
 from core.health import HealthView
 from sessions_app import api as sessions_api
+from skills_app import api as skills_api
 
 api_urlpatterns = [
     path("auth/token/", agents_api.AuthTokenView.as_view(), name="auth-token"),
@@ -14,6 +15,17 @@ api_urlpatterns = [
     path("agents/", agents_api.AgentListView.as_view(), name="agent-list"),
     path("agents/me/", agents_api.AgentMeView.as_view(), name="agent-me"),
     path("agents/<str:agent_id>/", agents_api.AgentDetailView.as_view(), name="agent-detail"),
+    path("skill-groups/", skills_api.SkillGroupListView.as_view(), name="skill-group-list"),
+    path(
+        "skill-groups/<str:group_id>/",
+        skills_api.SkillGroupDetailView.as_view(),
+        name="skill-group-detail",
+    ),
+    path(
+        "public/skill-groups/",
+        skills_api.PublicSkillGroupsView.as_view(),
+        name="public-skill-groups",
+    ),
     path("sessions/", sessions_api.SessionListView.as_view(), name="session-list"),
     # Ids are matched as text and checked by the view, so a malformed one is a JSON 404.
     path(
@@ -30,6 +42,11 @@ api_urlpatterns = [
         "sessions/<str:session_id>/accept/",
         sessions_api.SessionAcceptView.as_view(),
         name="session-accept",
+    ),
+    path(
+        "sessions/<str:session_id>/decline/",
+        sessions_api.SessionDeclineView.as_view(),
+        name="session-decline",
     ),
     path(
         "sessions/<str:session_id>/end/", sessions_api.SessionEndView.as_view(), name="session-end"

@@ -33,6 +33,7 @@ class Act(enum.Enum):
     READ_MESSAGES = "read_messages"
     WRITE = "write"
     ACCEPT = "accept"
+    DECLINE = "decline"
     END = "end"
 
 
@@ -96,6 +97,9 @@ _REFUSED = {
     ),
     (Role.CUSTOMER, Act.ACCEPT): _refuse(
         Forbidden, "Customers cannot accept chats.", "not_an_agent"
+    ),
+    (Role.CUSTOMER, Act.DECLINE): _refuse(
+        Forbidden, "Customers cannot decline chats.", "not_an_agent"
     ),
 }
 

@@ -30,7 +30,7 @@ from .access import Access, Act, Role, access_session
 from .actions.create import session_create
 from .actions.end import session_end
 from .actions.messages import message_send
-from .actions.offers import offer_accept
+from .actions.offers import offer_accept, offer_decline
 from .models import EndReason, Sender, SessionState
 
 # Order matters: a customer header wins over a browser's session cookie (no CSRF for customers),
@@ -52,6 +52,11 @@ class OfferSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
+class GroupRefSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
 class SessionSerializer(serializers.Serializer):
     """The Session representation."""
 
@@ -68,6 +73,9 @@ class SessionSerializer(serializers.Serializer):
         required=False, min_value=1, help_text="1-based; only while queued."
     )
     offer = OfferSerializer(required=False, help_text="Only while offered.")
+    skill_group = GroupRefSerializer(
+        allow_null=True, help_text="The group it is routed in (null once that group is deleted)."
+    )
 
 
 class SessionCreatedSerializer(SessionSerializer):
@@ -99,6 +107,12 @@ class SessionCreateRequest(StrictSerializer):
         allow_blank=True,
         allow_null=True,
         help_text="Becomes the session's first customer message.",
+    )
+    skill_group = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="A skill group's id (see /api/public/skill-groups/); absent: the default group.",
     )
 
 
@@ -184,7 +198,9 @@ class SessionListView(APIView):
     def post(self, request):
         data = parse(SessionCreateRequest, request.data)
         session, token = session_create(
-            customer_name=data["customer_name"], message=data.get("message")
+            customer_name=data["customer_name"],
+            message=data.get("message"),
+            skill_group=data.get("skill_group"),
         )
         return Response(dict(selectors.session_dict(session), customer_token=token), status=201)
 
@@ -267,6 +283,35 @@ class SessionAcceptView(APIView):
         if found.agent is None:
             raise PermissionDenied("You have no agent profile.", code="not_an_agent")
         session = offer_accept(session_id=found.session.pk, agent=found.agent)
+        return Response(selectors.session_dict(session))
+
+
+class SessionDeclineView(APIView):
+    """The offered agent says no: the session goes on to the next eligible agent at once."""
+
+    authentication_classes = SESSION_AUTH
+    permission_classes = [IsUserOrCustomer]
+
+    @extend_schema(
+        operation_id="sessions_decline",
+        parameters=SESSION_PATH,
+        request=None,
+        responses={
+            200: SessionSerializer,
+            **error_responses(401, 403, 404),
+            409: OpenApiResponse(
+                error_responses(409)[409].response,
+                description="The offer is gone: expired, withdrawn, declined already, someone "
+                "else's, or the session ended.",
+            ),
+        },
+        tags=["sessions"],
+    )
+    def post(self, request, session_id: str):
+        found = _access(request, session_id).require(Act.DECLINE)
+        if found.agent is None:
+            raise PermissionDenied("You have no agent profile.", code="not_an_agent")
+        session = offer_decline(session_id=found.session.pk, agent=found.agent)
         return Response(selectors.session_dict(session))
 
 

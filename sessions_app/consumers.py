@@ -31,7 +31,7 @@ from . import metrics, push, selectors
 from .access import Act, access_session, session_for_customer
 from .actions.end import session_end
 from .actions.messages import message_send
-from .actions.offers import offer_accept
+from .actions.offers import offer_accept, offer_decline
 from .models import EndReason, Sender, SessionState
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,7 @@ class AgentConsumer(_NumberedConsumer):
 
     commands = {
         "session.accept": "cmd_accept",
+        "session.decline": "cmd_decline",
         "message.send": "cmd_message",
         "session.end": "cmd_end",
         "agent.status": "cmd_status",
@@ -291,6 +292,12 @@ class AgentConsumer(_NumberedConsumer):
 
     async def cmd_accept(self, frame: dict) -> dict:
         return {"session": await _accept(_session_id(frame), self.agent)}
+
+    async def cmd_decline(self, frame: dict) -> dict:
+        session = await database_sync_to_async(offer_decline)(
+            session_id=_session_id(frame), agent=self.agent
+        )
+        return {"session_id": str(session.pk)}
 
     async def cmd_message(self, frame: dict) -> dict:
         message = await database_sync_to_async(message_send)(

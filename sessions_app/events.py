@@ -75,6 +75,8 @@ def _schedule_timers(events: Iterable[Event]) -> None:
     for event in events:
         if event.kind == EventKind.OFFER_MADE:
             deadlines.append(event.offer.expires_at)
+        elif event.kind == EventKind.SESSION_CREATED and event.session.overflow_at is not None:
+            deadlines.append(event.session.overflow_at)
         elif (
             event.kind == EventKind.MESSAGE_CREATED
             and event.message.sender == Sender.AGENT
@@ -89,7 +91,8 @@ def _schedule_timers(events: Iterable[Event]) -> None:
 
 
 def _publish(events: Iterable[Event]) -> None:
-    moved = [e for e in events if e.kind == EventKind.QUEUE_MOVED][:1]  # one line, one push
+    # One push of the new places per queue that moved, after everything else.
+    moved = {e.data["group"]: e for e in events if e.kind == EventKind.QUEUE_MOVED}.values()
     others = [e for e in events if e.kind != EventKind.QUEUE_MOVED]
     frames = [frame for event in [*others, *moved] for frame in _frames(event)]
     if not frames:
@@ -133,8 +136,15 @@ def _assigned(event: Event) -> list:
     ]
 
 
+_GONE_REASONS = {
+    EventKind.OFFER_EXPIRED: "expired",
+    EventKind.OFFER_DECLINED: "declined",
+    EventKind.OFFER_WITHDRAWN: "withdrawn",
+}
+
+
 def _offer_gone(event: Event) -> list:
-    reason = "expired" if event.kind == EventKind.OFFER_EXPIRED else "withdrawn"
+    reason = _GONE_REASONS[event.kind]
     offer = event.offer
     payload = {"session_id": str(offer.session_id), "offer_id": str(offer.pk), "reason": reason}
     return [(push.agent_group(offer.agent_id), "session.offer_expired", payload)]
@@ -172,10 +182,10 @@ def _agent_changed(event: Event) -> list:
 
 
 def _queue_moved(event: Event) -> list:
-    """Tell queued customers their new place in line."""
+    """Tell a group's queued customers their new place in line."""
     return [
         (push.customer_group(session.pk), "session.updated", {"session": data})
-        for session, data in selectors.queue_with_positions()
+        for session, data in selectors.queue_with_positions(event.data["group"])
     ]
 
 
@@ -185,6 +195,7 @@ _FRAMES = {
     EventKind.OFFER_ACCEPTED: _assigned,
     EventKind.OFFER_EXPIRED: _offer_gone,
     EventKind.OFFER_WITHDRAWN: _offer_gone,
+    EventKind.OFFER_DECLINED: _offer_gone,
     EventKind.SESSION_ENDED: _ended,
     EventKind.MESSAGE_CREATED: _message,
     EventKind.AGENT_STATUS_CHANGED: _agent_changed,

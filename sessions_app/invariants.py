@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from agents_app.models import AgentStatus
 from agents_app.selectors import agent_capacity, agents_with_load, service_settings
+from skills_app.models import SkillGroup
 
 from .models import ChatSession, Message, Offer, OfferOutcome, SessionState
+from .routing.pool import Pool
 
 
 @dataclass(frozen=True)
@@ -115,34 +116,29 @@ def overdue_idle_timers(*, now: datetime, grace: timedelta) -> list[Violation]:
 
 
 def queued_while_agent_idles(*, now: datetime, grace: timedelta) -> list[Violation]:
-    """A session waited longer than `grace` while some online agent had room for it."""
-    oldest = (
-        ChatSession.objects.filter(state=SessionState.QUEUED, created_at__lt=now - grace)
-        .order_by("created_at")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if oldest is None:
-        return []
+    """A session waited longer than `grace` while an agent who may take it had room: an online
+    member of its group (or of its overflow group, once that applies)."""
     cfg = service_settings()
-    free = [
-        agent
-        for agent in agents_with_load().filter(status=AgentStatus.ONLINE)
-        if agent.offer_load + agent.active_load < agent_capacity(agent, cfg)
-    ]
-    if not free:
-        return []
-    waiting = ChatSession.objects.filter(
-        state=SessionState.QUEUED, created_at__lt=now - grace
-    ).count()
-    return [
-        Violation(
-            "queued_while_agent_idles",
-            f"session {oldest}",
-            f"{waiting} session(s) queued while agent(s) "
-            f"{', '.join(str(a.pk) for a in free[:5])} have room",
-        )
-    ]
+    old = ChatSession.objects.filter(state=SessionState.QUEUED, created_at__lt=now - grace)
+    found = []
+    for group in SkillGroup.objects.filter(pk__in=old.values("skill_group_id")):
+        waiting = list(old.filter(skill_group=group).order_by("created_at", "pk"))
+        overflowed = [s for s in waiting if s.overflowed_at is not None]
+        overflow = group.overflow_group_id if overflowed else None
+        pool = Pool.load(cfg, group.pk, overflow_group_id=overflow, lock=False)
+        for session in (waiting[0], *overflowed[:1]):
+            free, _ = pool.eligible(session, set())
+            if free:
+                found.append(
+                    Violation(
+                        "queued_while_agent_idles",
+                        f"session {session.pk}",
+                        f"{len(waiting)} session(s) of group {group.pk} queued while agent(s) "
+                        f"{', '.join(str(a.pk) for a in free[:5])} have room",
+                    )
+                )
+                break
+    return found
 
 
 def ended_sessions_incomplete() -> list[Violation]:

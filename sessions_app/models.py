@@ -43,6 +43,18 @@ class ChatSession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=30, choices=EndReason.choices, blank=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
+    skill_group = models.ForeignKey(
+        "skills_app.SkillGroup",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+        help_text="The group it is routed in (set at creation; empty once that group is gone).",
+    )
+    # Overflow: from this moment its group's overflow group may take it too (copied from the
+    # group at creation, as every timer is); `overflowed_at` once that applied.
+    overflow_at = models.DateTimeField(null=True, blank=True)
+    overflowed_at = models.DateTimeField(null=True, blank=True)
     # The idle timer: the deadline is the truth, the Celery task only its fast path.
     idle_deadline = models.DateTimeField(null=True, blank=True)
     idle_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
@@ -52,6 +64,18 @@ class ChatSession(models.Model):
         indexes = [
             models.Index(fields=["state", "created_at"], name="session_state_created"),
             models.Index(fields=["agent", "state"], name="session_agent_state"),
+            models.Index(
+                fields=["skill_group", "state", "created_at"], name="session_group_state_created"
+            ),
+            models.Index(
+                fields=["overflow_at"],
+                condition=Q(
+                    overflow_at__isnull=False,
+                    overflowed_at__isnull=True,
+                    state__in=["queued", "offered"],
+                ),
+                name="session_overflow_due",
+            ),
             models.Index(
                 fields=["idle_deadline"],
                 condition=Q(idle_deadline__isnull=False),
@@ -82,6 +106,11 @@ class OfferOutcome(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     EXPIRED = "expired", "Expired"
     WITHDRAWN = "withdrawn", "Withdrawn"
+    DECLINED = "declined", "Declined"
+
+
+# Outcomes that count as "missed this session": routing offers it to someone else first.
+MISSED_OUTCOMES = (OfferOutcome.EXPIRED, OfferOutcome.DECLINED)
 
 
 class OfferQuerySet(models.QuerySet):
@@ -158,6 +187,8 @@ class EventKind(models.TextChoices):
     OFFER_ACCEPTED = "offer.accepted", "Offer accepted"
     OFFER_EXPIRED = "offer.expired", "Offer expired"
     OFFER_WITHDRAWN = "offer.withdrawn", "Offer withdrawn"
+    OFFER_DECLINED = "offer.declined", "Offer declined"
+    SESSION_OVERFLOWED = "session.overflowed", "Overflow group became eligible"
     SESSION_ASSIGNED = "session.assigned", "Session assigned (auto)"
     SESSION_IDLE_TIMEOUT = "session.idle_timeout", "Customer idle timeout"
     SESSION_ENDED = "session.ended", "Session ended"

@@ -17,10 +17,24 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def queued_in_group(group_id: int | None) -> QuerySet:
+    """A group's queue, oldest first."""
+    return ChatSession.objects.filter(skill_group_id=group_id, state=SessionState.QUEUED).order_by(
+        "created_at", "pk"
+    )
+
+
+def groups_with_queue() -> list[int]:
+    """The groups that have a session waiting."""
+    queued = ChatSession.objects.filter(state=SessionState.QUEUED, skill_group__isnull=False)
+    return sorted(set(queued.values_list("skill_group_id", flat=True)))
+
+
 def queue_position(session: ChatSession) -> int | None:
+    """1-based: the sessions ahead of it in its own group's queue, plus one."""
     if session.state != SessionState.QUEUED:
         return None
-    ahead = ChatSession.objects.filter(state=SessionState.QUEUED).filter(
+    ahead = queued_in_group(session.skill_group_id).filter(
         Q(created_at__lt=session.created_at) | Q(created_at=session.created_at, pk__lt=session.pk)
     )
     return ahead.count() + 1
@@ -60,6 +74,7 @@ def session_dict(
     }
     if session.agent_id is not None:
         data["agent"] = {"id": str(session.agent_id), "display_name": session.agent.name}
+    data["skill_group"] = group_ref(session)
     if session.state == SessionState.QUEUED:
         data["queue_position"] = position if position is not None else queue_position(session)
     if session.state == SessionState.OFFERED:
@@ -67,6 +82,13 @@ def session_dict(
         if offer is not None:
             data["offer"] = offer_dict(offer)
     return data
+
+
+def group_ref(session: ChatSession) -> dict | None:
+    """{"id", "name"} of the session's group (null once the group was deleted)."""
+    if session.skill_group_id is None:
+        return None
+    return {"id": str(session.skill_group_id), "name": session.skill_group.name}
 
 
 def message_dict(message: Message) -> dict:
@@ -81,7 +103,7 @@ def message_dict(message: Message) -> dict:
 
 def session_get(session_id: UUID | str) -> ChatSession | None:
     try:
-        return ChatSession.objects.select_related("agent__user").get(pk=session_id)
+        return ChatSession.objects.select_related("agent__user", "skill_group").get(pk=session_id)
     except (ChatSession.DoesNotExist, ValueError, TypeError, ValidationError):
         return None
 
@@ -104,7 +126,7 @@ def sessions_for_agent(agent: Agent) -> list[ChatSession]:
     """Sessions now offered to or active with this agent: what a workspace shows."""
     offered_ids = Offer.objects.standing().filter(agent=agent).values("session_id")
     return list(
-        ChatSession.objects.select_related("agent__user")
+        ChatSession.objects.select_related("agent__user", "skill_group")
         .filter(Q(agent=agent, state=SessionState.ACTIVE) | Q(pk__in=offered_ids))
         .order_by("-last_activity_at")
     )
@@ -124,11 +146,12 @@ def queued_sessions(limit: int | None = None) -> QuerySet:
     return qs[:limit] if limit else qs
 
 
-def queue_with_positions(limit: int = 200) -> list[tuple[ChatSession, dict]]:
-    """The first `limit` queued sessions with their representations, positions included."""
+def queue_with_positions(group_id: int, limit: int = 200) -> list[tuple[ChatSession, dict]]:
+    """The first `limit` sessions of a group's queue, represented with their positions."""
+    queue = queued_in_group(group_id).select_related("skill_group")[:limit]
     return [
         (session, session_dict(session, position=position))
-        for position, session in enumerate(queued_sessions(limit), start=1)
+        for position, session in enumerate(queue, start=1)
     ]
 
 
@@ -162,6 +185,30 @@ def overdue_timer_count(now: datetime) -> int:
     return offers + idle.count()
 
 
+def _overflow_due(now: datetime) -> Q:
+    waiting = [SessionState.QUEUED, SessionState.OFFERED]
+    return Q(overflow_at__lte=now, overflowed_at__isnull=True, state__in=waiting)
+
+
 def overdue_idle_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
     qs = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline__lte=now)
     return list(qs.order_by("idle_deadline").values_list("pk", flat=True)[:limit])
+
+
+def due_sessions(now: datetime, limit: int = 500) -> tuple[list[UUID], bool]:
+    """Sessions with a timer due by `now`, in one statement: the ids of active sessions past
+    their idle deadline (oldest deadline first), and whether any waiting session is past its
+    overflow moment."""
+    idle = Q(state=SessionState.ACTIVE, idle_deadline__lte=now)
+    rows = (
+        ChatSession.objects.filter(idle | _overflow_due(now))
+        .order_by("idle_deadline")
+        .values_list("pk", "state")[:limit]
+    )
+    idle_ids, overflow = [], False
+    for pk, state in rows:
+        if state == SessionState.ACTIVE:
+            idle_ids.append(pk)
+        else:
+            overflow = True
+    return idle_ids, overflow

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from . import selectors
 from .actions.sweep import timers_resolve_due, timers_sweep
-from .routing.drain import queue_drain
+from .routing.drain import drain, queue_drain
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,10 @@ def timers_due_task(due: str) -> dict:
 
 
 @shared_task(ignore_result=True)
-def queue_drain_task() -> int:
-    """Carry on routing that a request left after its rounds (sessions_app/routing/drain.py)."""
-    return queue_drain()
+def queue_drain_task(group_id: int | None = None) -> int:
+    """Carry on routing that a request left after its rounds (sessions_app/routing/drain.py);
+    without a group, every group with a queue."""
+    return queue_drain() if group_id is None else drain(group_id).routed
 
 
 @shared_task(ignore_result=True)

@@ -4,13 +4,18 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from core.commit import after_commit
 from core.errors import Conflict, Invalid, invalid_from
-from sessions_app.routing.drain import queue_drain
-from sessions_app.routing.lock import lock_routing
+from sessions_app.routing.drain import drain_after_commit
+from skills_app.models import DEFAULT_PRIORITY, SkillGroupMember
+from skills_app.selectors import default_group
 
 from ..locks import lock_agent
 from ..models import Agent
+
+
+def _join_default_group(agent: Agent) -> None:
+    """Every new agent serves the default group, at the middle priority."""
+    SkillGroupMember.objects.create(group=default_group(), agent=agent, priority=DEFAULT_PRIORITY)
 
 
 def agent_create(
@@ -21,7 +26,7 @@ def agent_create(
     max_sessions: int | None = None,
     is_staff: bool = False,
 ) -> Agent:
-    """A new user with an agent profile; new agents start offline."""
+    """A new user with an agent profile, in the default group; new agents start offline."""
     if not username or not isinstance(username, str):
         raise Invalid("username is required.", field="username")
     if not password or not isinstance(password, str):
@@ -36,6 +41,7 @@ def agent_create(
             agent = Agent(user=user, display_name=display_name or "", max_sessions=max_sessions)
             agent.full_clean(exclude=["user"])
             agent.save()
+            _join_default_group(agent)
     except ValidationError as exc:
         if "username" in getattr(exc, "error_dict", {}):
             raise Conflict("That username is taken.", code="username_taken") from None
@@ -46,13 +52,16 @@ def agent_create(
 
 
 def agent_profile_create(*, user, display_name: str = "", max_sessions: int | None = None) -> Agent:
-    """An agent profile for an existing user (the admin's "add agent"); it starts offline."""
+    """An agent profile for an existing user (the admin's "add agent"), in the default group;
+    it starts offline."""
     if Agent.objects.filter(user=user).exists():
         raise Conflict("That user is already an agent.", code="already_agent")
     agent = Agent(user=user, display_name=display_name or "", max_sessions=max_sessions)
     try:
         agent.full_clean(exclude=["user"])
-        agent.save()
+        with transaction.atomic():
+            agent.save()
+            _join_default_group(agent)
     except ValidationError as exc:
         raise invalid_from(exc) from None
     except IntegrityError:
@@ -63,9 +72,9 @@ def agent_profile_create(*, user, display_name: str = "", max_sessions: int | No
 def agent_update(
     *, agent_id: int, display_name: str | None = None, max_sessions: int | None | object = ...
 ) -> Agent:
-    """Change an agent's name or capacity; a raised capacity drains the queue."""
+    """Change an agent's name or capacity; a raised capacity drains its groups' queues."""
     with transaction.atomic():
-        lock_routing()
+        # The agent's lock: no router counts its room while the capacity changes.
         agent = lock_agent(agent_id)
         fields = []
         if display_name is not None:
@@ -81,5 +90,5 @@ def agent_update(
         if fields:
             agent.save(update_fields=fields)
         if "max_sessions" in fields:
-            after_commit(queue_drain)
+            drain_after_commit(agent_ids=[agent.pk])
     return agent

@@ -6,7 +6,6 @@ from django.db import transaction
 from core.commit import after_commit
 from core.errors import Invalid, invalid_from
 from sessions_app.routing.drain import queue_drain
-from sessions_app.routing.lock import lock_routing
 
 from ..models import ServiceSettings
 
@@ -16,6 +15,7 @@ SETTINGS_FIELDS = (
     "customer_idle_timeout_seconds",
     "idle_end_notice",
     "default_max_sessions",
+    "missed_offers_before_away",
     "presence_grace_seconds",
 )
 
@@ -26,7 +26,7 @@ def service_settings_update(**changes) -> ServiceSettings:
     if unknown:
         raise Invalid(f"Unknown setting: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
     with transaction.atomic():
-        cfg = lock_routing()
+        cfg = _lock_settings()
         for name, value in changes.items():
             setattr(cfg, name, value)
         try:
@@ -37,6 +37,12 @@ def service_settings_update(**changes) -> ServiceSettings:
         if "default_max_sessions" in changes:
             after_commit(queue_drain)
     return cfg
+
+
+def _lock_settings() -> ServiceSettings:
+    """The settings row, locked (made with its defaults on first use)."""
+    service_settings_get()
+    return ServiceSettings.objects.select_for_update().get(pk=ServiceSettings.SINGLETON_PK)
 
 
 def service_settings_get() -> ServiceSettings:

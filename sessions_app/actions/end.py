@@ -63,10 +63,12 @@ def end_locked(
         offer=offer,
         notice=notice,
     )
-    if previous in (SessionState.OFFERED, SessionState.ACTIVE):
-        drain_after_commit()
-        events.record(ended)
-    elif previous == SessionState.QUEUED:
-        events.record(ended, Event(EventKind.QUEUE_MOVED))
-    else:
-        events.record(ended)
+    if previous == SessionState.QUEUED:
+        moved = Event(EventKind.QUEUE_MOVED, data={"group": session.skill_group_id})
+        events.record(ended, *([moved] if session.skill_group_id else []))
+        return
+    events.record(ended)
+    # The slot it held goes to whoever waits where its agent serves.
+    holder = offer.agent_id if offer is not None else session.agent_id
+    if holder is not None:
+        drain_after_commit(agent_ids=[holder])

@@ -1,4 +1,4 @@
-"""Offers: the offered agent accepts; a deadline passes and the session moves on."""
+"""Offers: the offered agent accepts or declines; a deadline passes and the session moves on."""
 
 from enum import Enum
 from typing import NoReturn
@@ -7,7 +7,9 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from agents_app.actions.status import agents_away_after_missed
 from agents_app.models import Agent
+from core.commit import after_commit
 from core.errors import Conflict, NotFound
 
 from .. import events
@@ -43,8 +45,24 @@ def offer_accept(*, session_id: UUID | str, agent: Agent) -> ChatSession:
     return session
 
 
+def offer_decline(*, session_id: UUID | str, agent: Agent) -> ChatSession:
+    """The offered agent says no: the offer ends (declined) at once and the session goes on to
+    the next eligible agent, as after an expiry. The decliner is not offered it again while
+    anyone else is eligible; a decline does not count towards `missed_offers_before_away`."""
+    with transaction.atomic():
+        session = lock_session(session_id)
+        offer = lock_standing_offer(session) if session.state == SessionState.OFFERED else None
+        now = timezone.now()
+        if offer is None or offer.agent_id != agent.pk or now >= offer.expires_at:
+            _refuse_accept(session, offer, agent)
+        offers_resolve_locked([(session, offer)], OfferOutcome.DECLINED, now)
+        requeue_locked([(session, offer)])
+    session.refresh_from_db()
+    return session
+
+
 def _refuse_accept(session: ChatSession, offer: Offer | None, agent: Agent) -> NoReturn:
-    """Raise the error that tells this agent why the session is not theirs to accept."""
+    """Raise the error that tells this agent why the session is not theirs to take or decline."""
     if session.agent_id == agent.pk:
         if session.state == SessionState.ACTIVE:
             raise Conflict("You already serve this chat session.", code="already_accepted")
@@ -61,6 +79,8 @@ def _refuse_accept(session: ChatSession, offer: Offer | None, agent: Agent) -> N
         raise Conflict("This offer has expired.", code="offer_expired")
     if latest.outcome == OfferOutcome.WITHDRAWN:
         raise Conflict("This offer was withdrawn.", code="offer_withdrawn")
+    if latest.outcome == OfferOutcome.DECLINED:
+        raise Conflict("You declined this chat.", code="offer_declined")
     raise Conflict("This offer is no longer yours to accept.", code="offer_gone")
 
 
@@ -97,8 +117,7 @@ def offer_expire(*, offer_id: int, session_id: UUID | str | None = None) -> Expi
         if now < offer.expires_at:
             return ExpireResult.NOT_DUE
         pairs = [(session, offer), *lock_overdue_offers(now, exclude={session.pk})]
-        offers_resolve_locked(pairs, OfferOutcome.EXPIRED, now)
-        requeue_locked([session for session, _ in pairs])
+        _expire_locked(pairs, now)
     return ExpireResult.EXPIRED
 
 
@@ -109,6 +128,13 @@ def offers_expire_due(*, now=None) -> int:
         pairs = lock_overdue_offers(now or timezone.now(), exclude=set())
         if not pairs:
             return 0
-        offers_resolve_locked(pairs, OfferOutcome.EXPIRED, timezone.now())
-        requeue_locked([session for session, _ in pairs])
+        _expire_locked(pairs, timezone.now())
     return len(pairs)
+
+
+def _expire_locked(pairs: list, now) -> None:
+    """Expire locked standing offers, put their sessions back in line, and after the commit
+    set away whoever has now missed too many in a row."""
+    offers_resolve_locked(pairs, OfferOutcome.EXPIRED, now)
+    requeue_locked(pairs)
+    after_commit(agents_away_after_missed, agent_ids=sorted({o.agent_id for _, o in pairs}))

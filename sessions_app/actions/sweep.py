@@ -13,10 +13,11 @@ from .. import selectors
 from ..routing.drain import queue_drain
 from .messages import session_idle_end
 from .offers import ExpireResult, offer_expire, offers_expire_due
+from .overflow import sessions_overflow_due
 
 
 def timers_resolve_due(*, now: datetime | None = None) -> dict:
-    """Resolve every offer and idle timer due by `now`: what a tick's task does.
+    """Resolve every offer, idle and overflow timer due by `now`: what a tick's task does.
 
     First, without waiting, whatever nobody else holds: two tasks of adjacent ticks, or a task
     and the sweep, then split the work instead of queueing on each other's locks, and an idle
@@ -24,7 +25,7 @@ def timers_resolve_due(*, now: datetime | None = None) -> dict:
     still due.
     """
     now = now or timezone.now()
-    idle_ids = selectors.overdue_idle_session_ids(now)
+    idle_ids, overflow_due = selectors.due_sessions(now)
     idle = sum(session_idle_end(session_id=pk, wait=False) for pk in idle_ids)
     offers = selectors.overdue_offers(now)
     expired = offers_expire_due(now=now) if offers else 0
@@ -38,11 +39,12 @@ def timers_resolve_due(*, now: datetime | None = None) -> dict:
             offer_expire(offer_id=pk, session_id=session_id) is ExpireResult.EXPIRED
             for pk, session_id in selectors.overdue_offers(now)
         )
-    return {"offers_expired": expired, "idle_ended": idle}
+    overflowed = sessions_overflow_due(now=now) if overflow_due else 0
+    return {"offers_expired": expired, "idle_ended": idle, "overflowed": overflowed}
 
 
 def timers_sweep(*, now: datetime | None = None) -> dict:
-    """Resolve every overdue offer and idle timer and drain the queue."""
+    """Resolve every overdue timer, then drain every group's queue."""
     found = timers_resolve_due(now=now)
-    found["routed"] = queue_drain() if selectors.queued_sessions().exists() else 0
+    found["routed"] = queue_drain()
     return found

@@ -1,10 +1,12 @@
-"""Routing passes: offer or assign queued sessions to the best agents, under the routing lock.
+"""Routing passes: offer or assign a group's queued sessions to its best agents.
 
-One router at a time, and nobody waits for it (see `queue_drain`). A pass is batched: routing N
-sessions costs a fixed number of statements, because everyone else's routing waits for it.
+One router per group at a time, and nobody waits for it (see `drain`). A pass is batched:
+routing N sessions costs a fixed number of statements, because the group's other routing waits
+for it. Sessions of different groups route in parallel.
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,12 +18,14 @@ from django.utils import timezone
 from agents_app.models import Agent, ServiceMode
 from agents_app.selectors import service_settings
 from core.commit import after_commit
+from skills_app.models import SkillGroup
+from skills_app.selectors import groups_to_wake
 
 from .. import events, selectors
 from ..events import Event
 from ..models import ChatSession, EventKind, Offer, SessionState
 from . import strategy
-from .lock import routing_generation, routing_wanted, try_lock_routing
+from .lock import LockedGroup, routing_generation, routing_wanted, try_lock_group
 from .pool import ASSIGNED_NOW, Pool, agents_missed
 
 log = logging.getLogger(__name__)
@@ -33,7 +37,7 @@ MAX_ROUNDS = 20
 def route_locked(sessions: list[ChatSession], pool: Pool, now: datetime) -> list[ChatSession]:
     """Offer or assign locked sessions (in the given order) to the best agents of the pool.
 
-    Returns the routed ones; the others keep their in-memory state for the caller to save.
+    Returns the routed ones, written; the others are left as they are, queued.
     """
     if not sessions:
         return []
@@ -98,15 +102,181 @@ def _write_routed(routed: list, now: datetime, manual: bool, cfg, recorded: list
         )
 
 
+# --- one pass, under a group's lock -----------------------------------------------------------
+
+
+@dataclass
+class Pass:
+    routed: list
+    retry: bool  # room left and sessions that may take it still queued: go again at once
+    looked_at: frozenset = frozenset()  # the sessions routing decided on (queued or not)
+
+
+def _lock_queue(group_id: int, limit: int, *, overflowed: bool = False) -> list[ChatSession]:
+    """The group's queue head, locked with SKIP LOCKED: after the group's lock, sessions are
+    never waited for (no deadlock). A session someone else holds is left for the next pass."""
+    queued = ChatSession.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+        skill_group_id=group_id, state=SessionState.QUEUED
+    )
+    if overflowed:
+        queued = queued.filter(overflowed_at__isnull=False)
+    return list(queued.order_by("created_at", "pk")[:limit])
+
+
+def pass_locked(locked: LockedGroup, *, now: datetime | None = None) -> Pass:
+    """Route the group's queue, oldest first, into whatever room its pool has."""
+    now = now or timezone.now()
+    group_id = locked.pk
+    queued = selectors.queued_in_group(group_id)
+    overflow = locked.overflow_group_id
+    if overflow is not None and not queued.filter(overflowed_at__isnull=False).exists():
+        overflow = None  # no session of it may go there yet: leave that group's agents alone
+    pool = Pool.load(
+        service_settings(), group_id, group_name=locked.name, overflow_group_id=overflow
+    )
+    home, total = pool.home_room(), pool.free_slots()
+    if total == 0:
+        return Pass([], False)
+    batch = {s.pk: s for s in _lock_queue(group_id, min(total, DRAIN_BATCH))} if home else {}
+    if total > home:  # room that only sessions past their overflow moment may take
+        extra = _lock_queue(group_id, min(total - home, DRAIN_BATCH), overflowed=True)
+        batch.update({s.pk: s for s in extra if s.pk not in batch})
+    ordered = sorted(batch.values(), key=lambda s: (s.created_at, s.pk))
+    group = SkillGroup(pk=group_id, name=locked.name)
+    for session in ordered:
+        session.skill_group = group  # its representation needs no query for the name
+    routed = route_locked(ordered, pool, now)
+    # Room left, and sessions that could take it still queued (past the batch, or held by
+    # someone when we looked, as a customer writing): go again.
+    home, total = pool.home_room(), pool.free_slots()
+    others = queued.exclude(pk__in=list(batch))
+    retry = bool(home and others.exists()) or bool(
+        total > home and others.filter(overflowed_at__isnull=False).exists()
+    )
+    if routed and queued.exists():  # the line moved up: tell those still in it
+        events.record(Event(EventKind.QUEUE_MOVED, data={"group": group_id}))
+    return Pass(routed, retry, frozenset(batch))
+
+
+def route_now(group_id: int) -> tuple[int, Pass] | None:
+    """In the caller's transaction: one pass if the group's lock is free, else None.
+
+    Returns the generation seen with the lock and the pass. The caller, after its commit,
+    drains again if the pass asked to or the generation moved meanwhile (`drain_after`).
+    """
+    locked = try_lock_group(group_id)
+    if locked is None:
+        return None
+    return locked.generation, pass_locked(locked)
+
+
+def drain_after(group_id: int, attempt: tuple[int, Pass] | None) -> "Drained":
+    """After a commit that queued a session (and perhaps routed in the same transaction)."""
+    if attempt is None:
+        return drain(group_id, queued=True)  # someone held the lock: say we want routing
+    generation, done = attempt
+    found = Drained(routed=len(done.routed), held_lock=True)
+    if done.retry or routing_generation(group_id) != generation:
+        more = drain(group_id, queued=True)
+        found.routed += more.routed
+    return found
+
+
+# --- the drain: passes until nothing is left, nobody waiting for the lock ---------------------
+
+
+@dataclass
+class Drained:
+    routed: int = 0
+    held_lock: bool = False  # this call held the group's lock for at least one pass
+    watched: ChatSession | None = None  # the watched session, if this call routed it
+
+
+def drain(
+    group_id: int, *, max_rounds: int = MAX_ROUNDS, queued: bool = False, watch=None
+) -> Drained:
+    """Route a group's queued sessions, oldest first, while any eligible agent has room.
+
+    Whoever finds the group's lock taken leaves at once: it has bumped the group's routing
+    generation first, and the holder looks again after each pass if the generation moved, so
+    what was queued or freed meanwhile is routed by the holder. (Waiting for the lock instead
+    made a convoy under load: every create, end and expiry queued behind one holder, each
+    holding a connection and a thread.) `queued`: the caller has just queued a session, so
+    there is no need to look first.
+    """
+    found = Drained()
+    # Every insert into a queue is followed by a drain, so a miss here is never lost.
+    if not queued and not selectors.queued_in_group(group_id).exists():
+        return found
+    routing_wanted([group_id])
+    for _ in range(max_rounds):
+        with transaction.atomic():
+            locked = try_lock_group(group_id)
+            if locked is None:
+                return found  # someone else routes, and will look again
+            done = pass_locked(locked)
+        found.held_lock = True
+        found.routed += len(done.routed)
+        if watch is not None and found.watched is None:
+            found.watched = next((s for s in done.routed if s.pk == watch), None)
+        if not done.retry and routing_generation(group_id) == locked.generation:
+            return found
+    # Still more to do: a worker carries on, so the request that got here can answer. Sent by
+    # name: the tasks module sits above this one.
+    current_app.send_task(
+        "sessions_app.tasks.queue_drain_task", args=[group_id], queue=settings.CELERY_TIMER_QUEUE
+    )
+    return found
+
+
+def drain_groups(group_ids: Iterable[int]) -> int:
+    """Drain each group in turn. Returns how many sessions were routed."""
+    return sum(drain(group_id).routed for group_id in sorted(set(group_ids)))
+
+
+def queue_drain() -> int:
+    """Drain every group that has a session waiting (the sweep; a desk-wide change)."""
+    return drain_groups(selectors.groups_with_queue())
+
+
+def drain_after_commit(*, agent_ids: Iterable[int] = (), group_ids: Iterable[int] = ()) -> None:
+    """Once the current transaction commits, drain the groups where room was freed (by these
+    agents) or sessions were queued (in these groups), and those overflowing into them."""
+    agent_ids, group_ids = list(agent_ids), list(group_ids)
+    if agent_ids or group_ids:
+        after_commit(_drain_woken, agent_ids, group_ids)
+
+
+def _drain_woken(agent_ids: list, group_ids: list) -> None:
+    drain_groups(groups_to_wake(agent_ids=agent_ids, group_ids=group_ids))
+
+
+# --- why a session waits ------------------------------------------------------------------------
+
+
 def audit_queued(*sessions: ChatSession) -> None:
-    """Record why sessions wait: no agent was free for them (read without locks)."""
-    pool = Pool.load_locked(service_settings())
-    missed = agents_missed([s.pk for s in sessions])
+    """Record why sessions wait: no agent of theirs was free (read without locks)."""
+    cfg = service_settings()
     waiting = []
+    by_group: dict = {}
     for session in sessions:
-        eligible, decision = pool.eligible(session, missed.get(session.pk, set()))
-        if not eligible:
-            waiting.append(Event(EventKind.ROUTING_QUEUED, session, data=decision))
+        by_group.setdefault(session.skill_group_id, []).append(session)
+    for group_id, members in by_group.items():
+        if group_id is None:
+            continue
+        row = SkillGroup.objects.filter(pk=group_id).values_list("name", "overflow_group_id")
+        row = row.first()
+        if row is None:
+            continue
+        name, overflow = row
+        if not any(s.overflowed_at for s in members):
+            overflow = None
+        pool = Pool.load(cfg, group_id, group_name=name, overflow_group_id=overflow, lock=False)
+        missed = agents_missed([s.pk for s in members])
+        for session in members:
+            eligible, decision = pool.eligible(session, missed.get(session.pk, set()))
+            if not eligible:
+                waiting.append(Event(EventKind.ROUTING_QUEUED, session, data=decision))
     events.record(*waiting)
 
 
@@ -115,82 +285,3 @@ def audit_requeued(session_ids: list) -> None:
     waiting = list(ChatSession.objects.filter(pk__in=session_ids, state=SessionState.QUEUED))
     if waiting:
         audit_queued(*waiting)
-
-
-@dataclass
-class Drained:
-    routed: int = 0
-    held_lock: bool = False  # this call held the routing lock for at least one pass
-    watched: ChatSession | None = None  # the watched session, if this call routed it
-
-
-def queue_drain(*, max_rounds: int = MAX_ROUNDS) -> int:
-    """Route queued sessions, oldest first, while any eligible agent has room. Returns how many.
-
-    One router at a time, and nobody waits for it. Whoever finds the routing lock taken leaves
-    at once: it has bumped the routing generation first, and the holder looks again after each
-    pass if the generation moved, so what was queued or freed meanwhile is routed by the
-    holder. (Waiting for the lock instead made a convoy under load: every create, end and
-    expiry queued behind one holder, each holding a connection and a thread.)
-    """
-    return drain(max_rounds=max_rounds).routed
-
-
-def drain(*, max_rounds: int = MAX_ROUNDS, queued: bool = False, watch=None) -> Drained:
-    """queue_drain, saying also whether this call routed, and the `watch`ed session if it did.
-
-    `queued`: the caller has just queued a session, so there is no need to look first.
-    """
-    found = Drained()
-    # Every insert into the queue is followed by a drain, so a miss here is never lost.
-    if not queued and not selectors.queued_sessions().exists():
-        return found
-    routing_wanted()
-    for _ in range(max_rounds):
-        outcome = _drain_once()
-        if outcome is None:
-            return found  # someone else routes, and will look again
-        found.held_lock = True
-        routed, generation, retry = outcome
-        found.routed += len(routed)
-        if watch is not None and found.watched is None:
-            found.watched = next((s for s in routed if s.pk == watch), None)
-        if not retry and routing_generation() == generation:
-            return found
-    # Still more to do: a worker carries on, so the request that got here can answer. Sent by
-    # name: the tasks module sits above this one.
-    current_app.send_task("sessions_app.tasks.queue_drain_task", queue=settings.CELERY_TIMER_QUEUE)
-    return found
-
-
-def drain_after_commit() -> None:
-    """Route once the current transaction commits (a slot freed, a session queued)."""
-    after_commit(queue_drain)
-
-
-def _drain_once() -> tuple[list[ChatSession], int, bool] | None:
-    """One routing pass under the routing lock: (routed, generation seen, retry at once)."""
-    with transaction.atomic():
-        cfg = try_lock_routing()
-        if cfg is None:
-            return None
-        generation = routing_generation()
-        pool = Pool.load_locked(cfg)
-        slots = pool.free_slots()
-        if slots == 0:
-            return [], generation, False
-        # After the routing lock, sessions are taken only with SKIP LOCKED: no waiting, no
-        # deadlock. A session someone else holds is retried in the next round.
-        batch = list(
-            ChatSession.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(state=SessionState.QUEUED)
-            .order_by("created_at", "pk")[: min(slots, DRAIN_BATCH)]
-        )
-        routed = route_locked(batch, pool, timezone.now())
-        # Room left and sessions still queued (past a full batch, or held by someone when we
-        # looked, as a customer writing): go again. Any queued session fits any free room.
-        room = pool.free_slots() > 0
-        waiting = bool(routed or room) and selectors.queued_sessions().exists()
-        if routed and waiting:  # the line moved up: tell those still in it
-            events.record(Event(EventKind.QUEUE_MOVED))
-        return routed, generation, room and waiting

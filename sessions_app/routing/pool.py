@@ -1,8 +1,14 @@
-"""The pool: which agents may take which sessions, and how loaded they are.
+"""The pool: which agents may take which sessions of a group, and how loaded they are.
 
-Read under the routing lock, so loads cannot change under the router; kept current in memory
-while one transaction routes several sessions. Eligibility (who may take a given session, and
-why each other agent may not) is decided here; which eligible agent wins is the strategy's.
+A group's pool is its members, and the members of its overflow group for sessions that have
+waited past their overflow moment (one step only: the overflow group's own overflow never
+applies). A router locks the online agents of the pool (in id order, waiting: the last step of
+the lock order) before it reads their loads, so an agent in several groups is never counted
+twice by two routers: whoever locks it second reads the load the first one committed. Loads
+are then kept current in memory while one transaction routes several sessions.
+
+Eligibility (who may take a given session, and why each other agent may not) is decided here;
+which eligible agent wins is the strategy's.
 """
 
 from dataclasses import dataclass, field
@@ -10,8 +16,9 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from agents_app.models import Agent, AgentStatus, ServiceSettings
+from skills_app.models import SkillGroupMember
 
-from ..models import ChatSession, Offer, OfferOutcome, SessionState
+from ..models import MISSED_OUTCOMES, ChatSession, Offer, OfferOutcome, SessionState
 
 
 @dataclass
@@ -20,13 +27,16 @@ class Candidate:
 
     `rank` orders agents by when they were last assigned, never first (as the database
     orders them); everyone assigned during this transaction shares the last rank, so ties go
-    to the lower id, as they do once the shared `now` is written.
+    to the lower id, as they do once the shared `now` is written. `priority` is the agent's in
+    the session's own group; `overflow_only`: a member of the overflow group alone.
     """
 
     pk: int
     capacity: int
     rank: int
     load: int
+    priority: int
+    overflow_only: bool = False
 
     @property
     def room(self) -> int:
@@ -36,82 +46,130 @@ class Candidate:
 ASSIGNED_NOW = 1 << 30  # the rank of an agent assigned in this transaction: after all others
 
 
-def _candidates_sql() -> str:
-    agent, offer, session = (m._meta.db_table for m in (Agent, Offer, ChatSession))
+def _in(values: list) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _lock_sql(groups: list) -> str:
+    agent, member = Agent._meta.db_table, SkillGroupMember._meta.db_table
     return f"""
-        SELECT a.id, a.status, a.max_sessions,
+        SELECT a.id FROM {agent} a
+        WHERE a.status = %s
+          AND a.id IN (SELECT m.agent_id FROM {member} m WHERE m.group_id IN ({_in(groups)}))
+        ORDER BY a.id FOR NO KEY UPDATE OF a
+    """
+
+
+def _members_sql(groups: list) -> str:
+    """Every member of the groups, least recently assigned first: (agent id, group id,
+    priority, status, max_sessions, load); the load (standing offers plus active sessions, as
+    agents_app.selectors.agents_with_load counts it: change both) only for online agents."""
+    agent, member = Agent._meta.db_table, SkillGroupMember._meta.db_table
+    offer, session = Offer._meta.db_table, ChatSession._meta.db_table
+    return f"""
+        SELECT a.id, m.group_id, m.priority, a.status, a.max_sessions,
             CASE WHEN a.status = %s THEN
                 (SELECT count(*) FROM {offer} o
                  WHERE o.agent_id = a.id AND o.outcome = '{OfferOutcome.STANDING}')
                 + (SELECT count(*) FROM {session} s
                    WHERE s.agent_id = a.id AND s.state = '{SessionState.ACTIVE}')
             ELSE 0 END
-        FROM {agent} a
+        FROM {member} m JOIN {agent} a ON a.id = m.agent_id
+        WHERE m.group_id IN ({_in(groups)})
         ORDER BY a.last_assigned_at ASC NULLS FIRST, a.id
     """
 
 
-# Every agent, least recently assigned first: (id, status, max_sessions, load); the load
-# (standing offers plus active sessions, as agents_app.selectors.agents_with_load counts it:
-# change both) only for online agents. One plain statement: every allocation reads it under
-# the routing lock, and the ORM's version (two annotated querysets, a datetime per agent) cost
-# about a quarter of a create's CPU with 200 agents.
-CANDIDATES_SQL = _candidates_sql()
-
-
 @dataclass
 class Pool:
-    """Online agents with their loads, and who was skipped for their status."""
+    """A group's online members (and its overflow group's, when loaded) with their loads."""
 
     cfg: ServiceSettings
+    group_id: int
+    group_name: str = ""
+    overflow_group_id: int | None = None
     agents: list[Candidate] = field(default_factory=list)
+    # Members left out, by why: away, offline (of the group; of the overflow group when loaded)
     skipped_status: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def load_locked(cls, cfg: ServiceSettings) -> "Pool":
-        """Call with the routing lock held, so loads cannot change under us."""
-        found = cls(cfg=cfg)
+    def load(
+        cls,
+        cfg: ServiceSettings,
+        group_id: int,
+        *,
+        group_name: str = "",
+        overflow_group_id: int | None = None,
+        lock: bool = True,
+    ) -> "Pool":
+        """Two statements: lock the online members (unless `lock=False`, for an audit), then
+        read every member with its load. Routing must hold the group's lock."""
+        found = cls(cfg, group_id, group_name, overflow_group_id)
+        groups = [group_id] + ([overflow_group_id] if overflow_group_id else [])
+        locked = None
         with connection.cursor() as cursor:
-            cursor.execute(CANDIDATES_SQL, [AgentStatus.ONLINE])
+            if lock and connection.vendor == "postgresql":
+                cursor.execute(_lock_sql(groups), [AgentStatus.ONLINE, *groups])
+                locked = {row[0] for row in cursor.fetchall()}
+            cursor.execute(_members_sql(groups), [AgentStatus.ONLINE, *groups])
             rows = cursor.fetchall()
         default = cfg.default_max_sessions
-        for rank, (pk, status, max_sessions, load) in enumerate(rows):
-            if status == AgentStatus.ONLINE:
-                found.agents.append(Candidate(pk, max_sessions or default, rank, load))
-            else:
-                found.skipped_status.setdefault(status, []).append(pk)
-        found.agents.sort(key=lambda a: a.pk)  # decisions list agents by id
-        for status, ids in found.skipped_status.items():
-            found.skipped_status[status] = [str(pk) for pk in sorted(ids)]
+        by_pk: dict[int, Candidate] = {}
+        skipped: dict[str, set] = {}
+        for rank, (pk, group, priority, status, max_sessions, load) in enumerate(rows):
+            home = group == group_id
+            if status != AgentStatus.ONLINE or (locked is not None and pk not in locked):
+                # Not online, or online only since the lock was taken: its own change wakes
+                # routing once it commits.
+                skipped.setdefault(status, set()).add(pk)
+                continue
+            known = by_pk.get(pk)
+            if known is None:
+                by_pk[pk] = Candidate(pk, max_sessions or default, rank, load, priority, not home)
+            elif home:  # in both groups: a member of the session's own group first
+                known.priority, known.overflow_only = priority, False
+        found.agents = sorted(by_pk.values(), key=lambda a: a.pk)  # decisions list agents by id
+        found.skipped_status = {s: [str(pk) for pk in sorted(ids)] for s, ids in skipped.items()}
         return found
 
     def free_slots(self) -> int:
         return sum(agent.room for agent in self.agents)
 
+    def home_room(self) -> int:
+        return sum(agent.room for agent in self.agents if not agent.overflow_only)
+
     def eligible(self, session: ChatSession, missed: set[int]) -> tuple[list[Candidate], dict]:
         """The agents who may take this session now, and why each other agent may not.
 
-        Agents who missed this session (let its offer expire) are left out while anyone else
-        is eligible; if they are the only ones, it goes to them again.
+        Members of the session's group, and of the overflow group once its overflow moment
+        has passed. Agents who missed this session (let its offer expire, or declined it) are
+        left out while anyone else is eligible; if they are the only ones, it goes to them.
         """
-        at_capacity, with_room = [], []
+        overflow = self.overflow_group_id is not None and session.overflowed_at is not None
+        in_scope, not_member = [], []
         for agent in self.agents:
-            (with_room if agent.room else at_capacity).append(agent)
+            (not_member if agent.overflow_only and not overflow else in_scope).append(agent)
+        at_capacity = [a for a in in_scope if not a.room]
+        with_room = [a for a in in_scope if a.room]
         fresh = [a for a in with_room if a.pk not in missed] if missed else with_room
         decision = {
+            "group": str(self.group_id),
+            "group_name": self.group_name,
+            "overflow_group": str(self.overflow_group_id) if overflow else None,
             "at_capacity": [str(a.pk) for a in at_capacity],
             "away": self.skipped_status.get(AgentStatus.AWAY, []),
             "offline": self.skipped_status.get(AgentStatus.OFFLINE, []),
             "missed_this_session": [str(a.pk) for a in with_room if a.pk in missed and fresh],
+            "not_a_member": [str(a.pk) for a in not_member],
             "reoffered_to_missed": bool(with_room and not fresh),
         }
         return fresh or with_room, decision
 
 
 def agents_missed(session_ids: list) -> dict:
-    """session id -> ids of agents who let an offer of it expire (one query for many)."""
+    """session id -> ids of agents who missed it (an offer expired or declined), one query."""
     found: dict = {}
-    rows = Offer.objects.filter(session_id__in=session_ids, outcome=OfferOutcome.EXPIRED)
+    rows = Offer.objects.filter(session_id__in=session_ids, outcome__in=MISSED_OUTCOMES)
     for session_id, agent_id in rows.values_list("session_id", "agent_id"):
         found.setdefault(session_id, set()).add(agent_id)
     return found

@@ -1,4 +1,5 @@
-"""Offers that end without an accept (expired, withdrawn), and their sessions back in line."""
+"""Offers that end without an accept (expired, declined, withdrawn), and their sessions back in
+line: routed again at once where the group's lock is free, else by the drain after commit."""
 
 from datetime import datetime
 
@@ -9,9 +10,14 @@ from core.commit import after_commit
 from .. import events
 from ..events import Event
 from ..models import ChatSession, EventKind, Offer, OfferOutcome, SessionState
-from .drain import DRAIN_BATCH, audit_requeued, queue_drain, route_locked
-from .lock import try_lock_routing
-from .pool import Pool
+from .drain import DRAIN_BATCH, audit_queued, audit_requeued, drain_after_commit, pass_locked
+from .lock import try_lock_group
+
+_KINDS = {
+    OfferOutcome.EXPIRED: EventKind.OFFER_EXPIRED,
+    OfferOutcome.DECLINED: EventKind.OFFER_DECLINED,
+    OfferOutcome.WITHDRAWN: EventKind.OFFER_WITHDRAWN,
+}
 
 
 def lock_overdue_offers(
@@ -39,7 +45,8 @@ def lock_overdue_offers(
 def offers_resolve_locked(
     pairs: list[tuple[ChatSession, Offer]], outcome: str, now: datetime
 ) -> None:
-    """Mark locked standing offers expired or withdrawn, and record it (their agents hear)."""
+    """Mark locked standing offers expired, declined or withdrawn, and record it (their agents
+    hear of it)."""
     Offer.objects.filter(pk__in=[offer.pk for _, offer in pairs]).update(
         outcome=outcome, resolved_at=now
     )
@@ -49,37 +56,33 @@ def offers_resolve_locked(
         data = {"offer_id": offer.pk}
         if outcome == OfferOutcome.EXPIRED:
             data["late_ms"] = round((now - offer.expires_at).total_seconds() * 1000, 1)
-            kind = EventKind.OFFER_EXPIRED
-        else:
-            kind = EventKind.OFFER_WITHDRAWN
-        recorded.append(Event(kind, session, offer.agent_id, data, offer=offer))
+        recorded.append(Event(_KINDS[outcome], session, offer.agent_id, data, offer=offer))
     events.record(*recorded)
 
 
-def requeue_locked(sessions: list[ChatSession]) -> None:
-    """Locked sessions go back to the queue; routing is tried for them at once, oldest first.
+def requeue_locked(pairs: list[tuple[ChatSession, Offer]], *, route: bool = True) -> None:
+    """The sessions of resolved offers go back to their groups' queues, oldest first.
 
-    Only if the routing lock is free: this transaction holds session locks, and a router that
-    waits while holding them stalls everyone who wants those sessions. Otherwise they wait in
-    the queue until this commits, and the drain after it routes them (that drain says routing
-    is wanted: before the commit, a router could see neither these sessions nor the room
-    their offers free).
+    `route`: route them in this transaction if they are of one group whose lock is free. Never
+    when the caller holds an agent's lock (a router locks agents after its group, waiting), nor
+    for several groups at once (a second group's agents could not be locked in order); nor if
+    a router holds the group: this transaction holds session locks, and waiting for it would
+    stall everyone who wants those sessions. Whatever is not routed here is drained after the
+    commit, in the groups of the sessions and of the agents whose room the offers freed.
     """
-    sessions = sorted(sessions, key=lambda s: (s.created_at, s.pk))
+    sessions = [session for session, _ in pairs]
+    ChatSession.objects.filter(pk__in=[s.pk for s in sessions]).update(state=SessionState.QUEUED)
     for session in sessions:
         session.state = SessionState.QUEUED
-    cfg = try_lock_routing()
-    routed: set = set()
-    if cfg is not None:
-        routed = {s.pk for s in route_locked(sessions, Pool.load_locked(cfg), timezone.now())}
-    waiting = [s.pk for s in sessions if s.pk not in routed]
-    if waiting:
-        # Written once: routed ones were saved by route_locked with their new state.
-        ChatSession.objects.filter(pk__in=waiting).update(state=SessionState.QUEUED)
-    # After commit, in this order: route who waits (and into the slots the offers freed),
-    # record why any still wait if no router looked at them here, tell them their place.
-    after_commit(queue_drain)
-    if waiting and cfg is None:
-        after_commit(audit_requeued, waiting)
-    if waiting:
-        events.record(Event(EventKind.QUEUE_MOVED))
+    groups = {s.skill_group_id for s in sessions if s.skill_group_id is not None}
+    locked = try_lock_group(next(iter(groups))) if route and len(groups) == 1 else None
+    if locked is not None:
+        looked = pass_locked(locked, now=timezone.now()).looked_at
+        # The pass found no room to look at these with: say why they wait, now.
+        audit_queued(*(s for s in sessions if s.pk not in looked))
+    # After commit: route who waits (and into the room the offers freed), record why any
+    # still wait if no router looked at them here, tell them their place.
+    drain_after_commit(agent_ids={offer.agent_id for _, offer in pairs}, group_ids=groups)
+    if locked is None:
+        after_commit(audit_requeued, [s.pk for s in sessions])
+    events.record(*(Event(EventKind.QUEUE_MOVED, data={"group": g}) for g in sorted(groups)))

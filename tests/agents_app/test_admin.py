@@ -23,6 +23,7 @@ def settings_form(**changes) -> dict:
         "idle_end_notice": cfg.idle_end_notice,
         "default_max_sessions": cfg.default_max_sessions,
         "presence_grace_seconds": cfg.presence_grace_seconds,
+        "missed_offers_before_away": cfg.missed_offers_before_away,
     }
     data.update(changes)
     return data

@@ -73,7 +73,10 @@ def test_fuzzed_requests_get_no_server_error_and_match_the_schema(
         "anonymous": {},
         "customer": {"X-Customer-Token": customer_token},
     }
-    real_ids = {"session_id": str(session.pk), "agent_id": str(agent.pk)}
+    from skills_app.actions import skill_group_create
+
+    group = skill_group_create(name="Fuzzed", members=[{"agent_id": agent.pk, "priority": 2}])
+    real_ids = {"session_id": str(session.pk), "agent_id": str(agent.pk), "group_id": str(group.pk)}
     started, runs = time.monotonic(), 0
     # When every operation is fuzzed: by staff with valid and invalid data, by an anonymous
     # caller and by the session's customer with valid data, on random and on real ids

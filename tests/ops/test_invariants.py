@@ -39,6 +39,9 @@ def without_constraint(model, name: str):
 
 
 def session(state: str = "queued", **fields) -> ChatSession:
+    from skills_app.selectors import default_group
+
+    fields.setdefault("skill_group", default_group())
     return ChatSession.objects.create(
         customer_name="Customer", customer_token_hash="x" * 64, state=state, **fields
     )

@@ -22,6 +22,7 @@ from sessions_app.models import ChatSession, Offer, SessionEvent, SessionState
 from sessions_app.routing import drain
 from sessions_app.routing.drain import queue_drain
 from sessions_app.routing.pool import Pool
+from skills_app.selectors import default_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -180,7 +181,9 @@ def test_a_create_that_finds_routing_busy_is_routed_by_the_router_that_holds_the
     # Given an agent with room, and a router paused mid-pass with the routing lock held, its
     # batch (one earlier session) already taken
     agent = make_agent(max_sessions=5)
-    earlier = ChatSession.objects.create(customer_name="Earlier", customer_token_hash="x")
+    earlier = ChatSession.objects.create(
+        customer_name="Earlier", customer_token_hash="x", skill_group=default_group()
+    )
     paused, resume = threading.Event(), threading.Event()
     route_locked = drain.route_locked
 
@@ -217,7 +220,7 @@ def test_room_freed_while_a_router_holds_the_lock_is_used_by_that_router(
     waiting, _ = session_create(customer_name="Waiting", message="Hi")
     assert waiting.state == SessionState.QUEUED
     paused, resume = threading.Event(), threading.Event()
-    load_locked = Pool.load_locked
+    load_locked = Pool.load
 
     def load_then_pause(*args, **kwargs):
         found = load_locked(*args, **kwargs)
@@ -226,7 +229,7 @@ def test_room_freed_while_a_router_holds_the_lock_is_used_by_that_router(
             assert resume.wait(30)
         return found
 
-    monkeypatch.setattr(Pool, "load_locked", staticmethod(load_then_pause))
+    monkeypatch.setattr(Pool, "load", staticmethod(load_then_pause))
     thread, routed = start_router()
     assert paused.wait(10)
     # When the served chat ends meanwhile (its own drain finds the lock taken and leaves)
