@@ -6,10 +6,12 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from core.commit import after_commit
+
 from .. import events
 from ..events import Event
 from ..models import ChatSession, EventKind, SessionState
-from ..routing.drain import drain_after_commit
+from ..routing.drain import audit_requeued, drain_after_commit
 
 BATCH = 500
 
@@ -38,6 +40,9 @@ def sessions_overflow_due(*, now: datetime | None = None) -> int:
             recorded.append(Event(EventKind.SESSION_OVERFLOWED, session, data={"late_ms": late_ms}))
         events.record(*recorded)
         # Waiting ones may now go to the overflow group's agents: their own group routes them.
-        queued = {s.skill_group_id for s in due if s.state == SessionState.QUEUED}
-        drain_after_commit(group_ids=[g for g in queued if g is not None])
+        queued = [s for s in due if s.state == SessionState.QUEUED]
+        groups = {s.skill_group_id for s in queued if s.skill_group_id is not None}
+        drain_after_commit(group_ids=groups)
+        # Then, for those still waiting, why: the overflow group's agents named too.
+        after_commit(audit_requeued, [s.pk for s in queued])
     return len(due)

@@ -268,9 +268,7 @@ def audit_queued(*sessions: ChatSession) -> None:
         row = row.first()
         if row is None:
             continue
-        name, overflow = row
-        if not any(s.overflowed_at for s in members):
-            overflow = None
+        name, overflow = row  # its members are listed as not (yet) eligible, or as eligible
         pool = Pool.load(cfg, group_id, group_name=name, overflow_group_id=overflow, lock=False)
         missed = agents_missed([s.pk for s in members])
         for session in members:

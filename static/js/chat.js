@@ -41,7 +41,11 @@
           Accept: "application/json",
           "X-CSRFToken": csrfToken(),
         },
-        body: JSON.stringify({ customer_name: $("name").value, message: $("first").value }),
+        body: JSON.stringify({
+          customer_name: $("name").value,
+          message: $("first").value,
+          ...($("group-choice").hidden ? {} : { skill_group: $("group").value }),
+        }),
       });
       const data = await resp.json().catch(() => ({}));
       if (resp.status !== 201) {
@@ -171,6 +175,23 @@
     sessionStorage.removeItem(KEY);
     reset();
   });
+
+  // The customer picks a team when there are two or more to pick from (the default first).
+  fetch("/api/public/skill-groups/", { headers: { Accept: "application/json" } })
+    .then((resp) => (resp.ok ? resp.json() : []))
+    .then((groups) => {
+      if (!Array.isArray(groups) || groups.length < 2) return;
+      $("group").replaceChildren(
+        ...groups.map((g) => {
+          const option = document.createElement("option");
+          option.value = g.id;
+          option.textContent = g.name;
+          return option;
+        }),
+      );
+      $("group-choice").hidden = false;
+    })
+    .catch(() => {});
 
   const resume = saved();
   if (resume && resume.id && resume.token) open(resume.id, resume.token);

@@ -12,6 +12,15 @@
     staff_ended: "A staff member ended this chat.",
   };
 
+  const REASON_TEXT = { missed_offers: "set away: offers went unanswered" };
+  // A chat's group, unless the agent serves that one group alone (then it says nothing new).
+  function groupTag(s) {
+    const mine = (state.agent && state.agent.skill_groups) || [];
+    const only = mine.length === 1 && s.skill_group && String(mine[0].id) === String(s.skill_group.id);
+    if (!s.skill_group || only) return null;
+    return el("span", { class: "group", title: "Skill group" }, s.skill_group.name);
+  }
+
   const state = {
     agent: null,
     offers: new Map(), // session id -> {session, offer, firstMessage}
@@ -134,6 +143,9 @@
       b.setAttribute("aria-checked", String(b.dataset.status === state.agent.status));
     }
     document.body.dataset.status = state.agent.status;
+    const reason = state.agent.status !== "online" && state.agent.status_reason;
+    $("status-reason").hidden = !reason;
+    $("status-reason").textContent = reason ? `(${REASON_TEXT[reason] || reason})` : "";
     const load = state.offers.size + state.sessions.size;
     $("load").textContent = `${load} / ${state.agent.capacity || state.agent.max_sessions || "–"}`;
   }
@@ -146,13 +158,17 @@
       if (box.querySelector(`[data-offer-id="${o.offer.id}"]`)) continue;
       const serve = el("button", { type: "button", class: "primary serve" }, "Serve");
       serve.addEventListener("click", () => accept(id, serve));
+      const decline = el("button", { type: "button", class: "decline" }, "Decline");
+      decline.addEventListener("click", () => declineOffer(id, decline));
       const bar = el(
         "div",
         { class: "prompt", "data-session-id": id, "data-offer-id": o.offer.id, role: "alert" },
         el("span", { class: "prompt-title" }, "New chat: ", el("b", {}, o.session.customer_name)),
+        groupTag(o.session),
         el("span", { class: "prompt-first" }, o.firstMessage ? `“${o.firstMessage}”` : ""),
         el("span", { class: "countdown", "data-expires": o.offer.expires_at }, ""),
         serve,
+        decline,
       );
       box.append(bar);
     }
@@ -194,6 +210,7 @@
         "li",
         { class: s.id === state.selected ? "selected" : "", "data-session-id": s.id },
         el("span", { class: "name" }, s.customer_name),
+        groupTag(s),
         entry.unread ? el("span", { class: "unread", title: "unread" }, String(entry.unread)) : null,
       );
       li.addEventListener("click", () => select(s.id));
@@ -212,6 +229,9 @@
     const entry = active || ended.entry || { session: { customer_name: "" }, messages: [] };
     $("pane").dataset.sessionId = id;
     $("pane-title").textContent = entry.session.customer_name;
+    const group = entry.session.skill_group;
+    $("pane-group").hidden = !groupTag(entry.session);
+    $("pane-group").textContent = group ? group.name : "";
     $("end-chat").hidden = !active;
     $("send").hidden = !active;
     $("ended-note").hidden = !ended;
@@ -252,6 +272,21 @@
         state.offers.delete(id);
         handle({ type: "session.assigned", session: ack.session });
         select(id);
+      })
+      .catch((err) => {
+        state.offers.delete(id);
+        renderAll();
+        flash(err.detail || "That chat is no longer available.");
+      });
+  }
+
+  function declineOffer(id, button) {
+    button.disabled = true;
+    socket
+      .command({ type: "session.decline", session_id: id })
+      .then(() => {
+        state.offers.delete(id);
+        renderAll();
       })
       .catch((err) => {
         state.offers.delete(id);

@@ -74,9 +74,10 @@ def test_with_no_one_eligible_it_waits_in_the_queue_until_someone_is(
     wait_until(lambda: selectors.session_get(session.pk).state == SessionState.QUEUED, 10)
     time.sleep(1.5)  # sweeps run meanwhile: it stays queued
     assert selectors.session_get(session.pk).state == SessionState.QUEUED
-    # Then a newcomer coming online is offered it at once
+    # Then a newcomer coming online is offered it at once (by its own drain, or by the sweep
+    # that held the group's lock at that moment and looks again)
     newcomer = make_agent()
-    assert standing(session).agent_id == newcomer.pk
+    assert wait_until(lambda: (o := standing(session)) and o.agent_id == newcomer.pk, timeout=3)
 
 
 def test_idle_end_posts_the_notice_and_ends_the_session(timers, make_agent, make_session):
@@ -209,3 +210,52 @@ def test_idle_ends_come_from_their_tick_well_before_any_sweep(timers, make_agent
     wait_until(lambda: events.count() == 10, 10)
     late = sorted(e.data["late_ms"] for e in events)
     assert late[-1] < 700, late
+
+
+def _overflow_setup(make_agent):
+    """Billing's only agent busy for good; Sales' agent free; Billing overflows after 1 s."""
+    from sessions_app.actions.create import session_create
+    from skills_app.actions import skill_group_create
+
+    busy, helper = make_agent(max_sessions=1), make_agent()
+    sales = skill_group_create(name="Sales", members=[{"agent_id": helper.pk, "priority": 3}])
+    billing = skill_group_create(
+        name="Billing",
+        members=[{"agent_id": busy.pk, "priority": 1}],
+        overflow_group_id=sales.pk,
+        overflow_after_seconds=1,
+    )
+    served = session_create(customer_name="Served", skill_group=billing.pk)[0]
+    offer_accept(session_id=served.pk, agent=busy)
+    waiting = session_create(customer_name="Waiting", skill_group=billing.pk)[0]
+    assert waiting.state == SessionState.QUEUED
+    return waiting, helper
+
+
+def _overflowed_late_ms(session) -> float:
+    event = wait_until(
+        lambda: SessionEvent.objects.filter(session=session, kind="session.overflowed").first(),
+        timeout=10,
+    )
+    return event.data["late_ms"]
+
+
+def test_overflow_comes_from_its_tick_and_the_overflow_agent_is_offered_at_once(timers, make_agent):
+    waiting, helper = _overflow_setup(make_agent)
+    late = _overflowed_late_ms(waiting)
+    assert late < 700, late  # a tick and the worker's pickup, well inside the sweep's second
+    assert wait_until(lambda: (o := standing(waiting)) and o.agent_id == helper.pk, timeout=5)
+
+
+def test_overflow_whose_task_is_lost_comes_within_the_sweep_interval(
+    timers, make_agent, monkeypatch, settings
+):
+    # Given no countdown task at all for the overflow moment (as if its worker died)
+    from sessions_app import timers as tick_timers
+
+    monkeypatch.setattr(tick_timers, "_send", lambda due: None)
+    waiting, helper = _overflow_setup(make_agent)
+    # Then the beat's sweep applies it, never more than its interval (plus a pickup) late
+    late = _overflowed_late_ms(waiting)
+    assert late < settings.TIMER_SWEEP_SECONDS * 1000 + 500, late
+    assert wait_until(lambda: (o := standing(waiting)) and o.agent_id == helper.pk, timeout=5)

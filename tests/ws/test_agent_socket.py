@@ -7,8 +7,8 @@ from rest_framework.authtoken.models import Token
 
 from sessions_app import push
 from sessions_app.actions.create import session_create
-from sessions_app.models import ChatSession
-from tests.ws.helpers import Client, run
+from sessions_app.models import ChatSession, Offer
+from tests.ws.helpers import Client, in_thread, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -340,5 +340,38 @@ def test_pushes_and_replies_do_not_wait_for_a_busy_thread_sensitive_call(
         await ws.close()
         assert pushed < 1.0, f"the push waited {pushed:.2f} s for the busy thread"
         assert answered < 1.0, f"the reply waited {answered:.2f} s for the busy thread"
+
+    run(scenario())
+
+
+def test_decline_over_the_socket_takes_the_bar_away_and_offers_the_next_agent(
+    service_settings, make_agent
+):
+    first, second = make_agent(), make_agent()
+
+    async def scenario():
+        ws_first, ws_second = agent_client(first), agent_client(second)
+        await ws_first.connect()
+        await ws_second.connect()
+        session, _ = await in_thread(session_create, customer_name="Gil", message="Hi")
+        sid = str(session.pk)
+        offer = await in_thread(lambda: Offer.objects.standing().get(session_id=sid))
+        holder, other = (
+            (ws_first, ws_second) if offer.agent_id == first.pk else (ws_second, ws_first)
+        )
+        await holder.expect("session.offered")
+        # When the offered agent declines
+        ack = await holder.command({"type": "session.decline", "session_id": sid})
+        assert ack["type"] == "ack" and ack["session_id"] == sid
+        # Then its bar goes (the offer ended, declined) and the other agent is offered it
+        gone = await holder.expect("session.offer_expired")
+        assert (gone["session_id"], gone["reason"]) == (sid, "declined")
+        offered = await other.expect("session.offered")
+        assert offered["session"]["id"] == sid
+        # A second decline is refused with a clear error, the socket stays open
+        again = await holder.command({"type": "session.decline", "session_id": sid})
+        assert (again["type"], again["code"]) == ("error", "offer_declined")
+        await ws_first.close()
+        await ws_second.close()
 
     run(scenario())
