@@ -27,8 +27,6 @@ import time
 import uuid
 from pathlib import Path
 
-from sessions_app.actions.create import session_create
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -303,6 +301,7 @@ def drive_sessions(conn, env: dict) -> None:
     import django
 
     django.setup()
+    from sessions_app.actions.create import session_create
     from sessions_app.models import Offer
 
     while (n := conn.recv()) is not None:

@@ -40,6 +40,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=500, help="create calls per scenario")
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--history", type=int, default=20000, help="ended chats behind each scenario's desk"
+    )
+    parser.add_argument(
+        "--statements", action="store_true", help="also print database time per statement"
+    )
     parser.add_argument("--json", dest="json_path", help="also write the figures to this file")
     parser.add_argument(
         "--database-url",
@@ -81,6 +87,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from agents_app.actions.settings import service_settings_update  # noqa: E402
 from agents_app.models import Agent  # noqa: E402
@@ -151,17 +158,88 @@ def tpcb_once(n: int) -> None:
         )
 
 
+def seed_history(groups: list[SkillGroup], agents: list[Agent], count: int) -> None:
+    """Chats a desk that has run a while has behind it (ended, each with its accepted offer
+    and two messages): the tables routing reads are measured at a realistic size, not
+    empty."""
+    from sessions_app.models import Message, Offer
+
+    now = timezone.now()
+    sessions = ChatSession.objects.bulk_create(
+        [
+            ChatSession(
+                customer_name="Past",
+                customer_token_hash="x" * 64,
+                state=SessionState.ENDED,
+                agent=agents[n % len(agents)],
+                skill_group=groups[n % len(groups)],
+                accepted_at=now,
+                ended_at=now,
+                end_reason="agent_ended",
+            )
+            for n in range(count)
+        ],
+        batch_size=2000,
+    )
+    accepted = {"expires_at": now, "timeout_seconds": 30, "outcome": "accepted"}
+    Offer.objects.bulk_create(
+        [Offer(session=s, agent_id=s.agent_id, resolved_at=now, **accepted) for s in sessions],
+        batch_size=2000,
+    )
+    both = ("customer", "agent")
+    Message.objects.bulk_create(
+        [Message(session=s, sender=who, body="Hello") for s in sessions for who in both],
+        batch_size=4000,
+    )
+
+
+def analyze() -> None:
+    """Planner statistics for the rows just made in bulk, as autovacuum keeps them on a desk
+    that has run a while (without them the planner takes 2,000 agents for 2)."""
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+
+
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
-def interleaved(groups: list[SkillGroup], count: int) -> dict:
+class StatementTimes:
+    """With --statements: the database time of the create call, per statement (its first
+    words), summed over the calls."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self.calls = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = " ".join(sql.split())[:70]
+            self.spent[key] = self.spent.get(key, 0.0) + time.perf_counter() - started
+
+    def report(self, title: str) -> None:
+        print(f"database time per create call, by statement ({title}):")
+        for key, spent in sorted(self.spent.items(), key=lambda kv: -kv[1]):
+            print(f"  {spent / self.calls * 1000:6.2f} ms  {key}")
+
+
+def interleaved(groups: list[SkillGroup], count: int, times: StatementTimes | None = None):
     """Create calls and yardstick transactions, one after the other, `count` of each."""
     create, yardstick = [], []
     for n in range(count):
         group = groups[n % len(groups)]
         started = time.perf_counter()
-        session, _ = session_create(customer_name="Bench", message="Hi", skill_group=group.pk)
+        if times is None:
+            session, _ = session_create(customer_name="Bench", message="Hi", skill_group=group.pk)
+        else:
+            with connection.execute_wrapper(times):
+                session, _ = session_create(
+                    customer_name="Bench", message="Hi", skill_group=group.pk
+                )
+            times.calls += 1
         create.append(time.perf_counter() - started)
         assert session.state == SessionState.OFFERED, session.state
         started = time.perf_counter()
@@ -229,17 +307,29 @@ def main() -> None:
     service_settings_update(service_mode="manual", accept_timeout_seconds=3600)
     with connection.cursor() as cur:
         cur.execute(YARDSTICK_SETUP)
-    small = make_groups(make_agents(100, "one"), 1, "one-group-")
+    small_agents = make_agents(100, "one")
+    small = make_groups(small_agents, 1, "one-group-")
+    seed_history(small, small_agents, args.history)
     Agent.objects.filter(memberships__isnull=True).update(status="offline")
+    analyze()
     interleaved(small, 50)  # warm-up: connections, caches, the first queries
     end_all()
-    one = interleaved(small, args.sessions)
+    times = StatementTimes() if args.statements else None
+    one = interleaved(small, args.sessions, times)
+    if times:
+        times.report("100 agents, 1 group")
     end_all()
     Agent.objects.filter(memberships__group__in=small).update(status="offline")
-    many_groups = make_groups(make_agents(2000, "many"), 40, "forty-")
+    many_agents = make_agents(2000, "many")
+    many_groups = make_groups(many_agents, 40, "forty-")
+    seed_history(many_groups, many_agents, args.history)
+    analyze()
     interleaved(many_groups, 50)
     end_all()
-    forty = interleaved(many_groups, args.sessions)
+    times = StatementTimes() if args.statements else None
+    forty = interleaved(many_groups, args.sessions, times)
+    if times:
+        times.report("2,000 agents, 40 groups")
     end_all()
     spike = burst(many_groups[:20], args.burst, args.threads)
     end_all()

@@ -126,6 +126,13 @@ if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
             ),
         }
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Server-side parameters, and a statement run this often on a connection is prepared:
+    # planning was a third of the session-create call's database time (bench/routing.py).
+    # After a migration that changes a table, restart the processes (their plans are stale).
+    _prepare = int(os.environ.get("DATABASE_PREPARE_THRESHOLD", "5"))
+    if _prepare > 0:
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _prepare
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -315,15 +315,17 @@ class AgentConsumer(_NumberedConsumer):
         return {"session_id": str(session.pk), "reason": session.end_reason}
 
     async def cmd_status(self, frame: dict) -> dict:
-        status = frame.get("status")
+        status, reason = frame.get("status"), frame.get("status_reason")
         if not isinstance(status, str):
             raise Invalid("status is required.", field="status")
+        if reason is not None and not isinstance(reason, str):
+            raise Invalid("status_reason must be a string.", field="status_reason")
         agent = await database_sync_to_async(agent_set_status)(
-            agent_id=self.agent.pk, status=status
+            agent_id=self.agent.pk, status=status, reason=reason
         )
         # Touch after the change, so a workspace that dies right after going online is judged.
         await self.on_sign_of_life(force=True)
-        return {"status": agent.status}
+        return {"status": agent.status, "status_reason": agent.status_reason}
 
     async def cmd_messages(self, frame: dict) -> dict:
         return {"messages": await _agent_messages(_session_id(frame), self.agent)}

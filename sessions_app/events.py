@@ -16,6 +16,7 @@ from django.db import transaction
 
 from agents_app.models import Agent
 from agents_app.selectors import agent_dict
+from core import sql
 
 from . import push, selectors, timers
 from .models import ChatSession, EndReason, EventKind, Message, Offer, Sender, SessionEvent
@@ -51,8 +52,7 @@ def record(*events: Event) -> None:
     if not events:
         return
     rows = [event.row() for event in events if event.kind not in NOT_STORED]
-    if rows:
-        SessionEvent.objects.bulk_create(rows)
+    sql.insert(rows)
     transaction.on_commit(lambda: _derive(events))
 
 

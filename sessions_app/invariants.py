@@ -10,6 +10,7 @@ from agents_app.selectors import agent_capacity, agents_with_load, service_setti
 from skills_app.models import SkillGroup
 
 from .models import ChatSession, Message, Offer, OfferOutcome, SessionState
+from .routing.lock import RoutingSettings
 from .routing.pool import Pool
 
 
@@ -125,7 +126,7 @@ def queued_while_agent_idles(*, now: datetime, grace: timedelta) -> list[Violati
         waiting = list(old.filter(skill_group=group).order_by("created_at", "pk"))
         overflowed = [s for s in waiting if s.overflowed_at is not None]
         overflow = group.overflow_group_id if overflowed else None
-        pool = Pool.load(cfg, group.pk, overflow_group_id=overflow, lock=False)
+        pool = Pool.load(RoutingSettings.of(cfg), group.pk, overflow_group_id=overflow, lock=False)
         for session in (waiting[0], *overflowed[:1]):
             free, _ = pool.eligible(session, set())
             if free:

@@ -17,15 +17,30 @@ from ..access import hash_token
 from ..events import Event
 from ..models import ChatSession, EventKind, Message, Sender, SessionState
 from ..routing import drain
+from ..routing.lock import LockedGroup, open_group
+
+MAX_ID = 2**31 - 1
 
 
-def _group(skill_group) -> SkillGroup:
+def _group_id(skill_group) -> int | None:
+    """The named group's id (None: the default group); a clear error if it names none."""
     if skill_group in (None, ""):
-        return default_group()
+        return None
     try:
-        found = SkillGroup.objects.filter(pk=int(skill_group)).first()
+        group_id = int(skill_group)
     except (TypeError, ValueError, OverflowError):
-        found = None
+        group_id = 0
+    if not 0 < group_id <= MAX_ID:
+        raise Invalid("No such skill group.", code="unknown_skill_group", field="skill_group")
+    return group_id
+
+
+def _open_group(group_id: int | None) -> LockedGroup:
+    """The session's group, its routing lock tried in the same statement."""
+    found = open_group(group_id)
+    if found is None and group_id is None:
+        default_group()  # none yet: made now (it commits on its own), then opened
+        found = open_group(None)
     if found is None:
         raise Invalid("No such skill group.", code="unknown_skill_group", field="skill_group")
     return found
@@ -35,27 +50,44 @@ def session_create(
     *, customer_name: str, message: str | None = None, skill_group=None
 ) -> tuple[ChatSession, str]:
     """Open a chat for an anonymous customer in a skill group (the default one if none is
-    named) and route it. Returns the session and the customer's secret."""
+    named) and route it. Returns the session and the customer's secret.
+
+    The hot path of the desk: a fixed handful of plain statements (core/sql.py) whatever the
+    size of the desk, routing included when the group's lock is free.
+    """
     name = clean_name(customer_name)
     body = clean_body(message) if message not in (None, "") else None
-    group = _group(skill_group)
+    group_id = _group_id(skill_group)
     token = secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
+            group = _open_group(group_id)
+            now = timezone.now()
             session = ChatSession(
-                customer_name=name, customer_token_hash=hash_token(token), skill_group=group
+                customer_name=name,
+                customer_token_hash=hash_token(token),
+                skill_group=SkillGroup(pk=group.pk, name=group.name),
+                created_at=now,
+                last_activity_at=now,
             )
             if group.overflow_group_id is not None and group.overflow_after_seconds is not None:
                 # The overflow moment is copied onto the row, as every timer is.
-                wait = timedelta(seconds=group.overflow_after_seconds)
-                session.overflow_at = timezone.now() + wait
-            session.save(force_insert=True)
-            if body:
-                Message.objects.create(session=session, sender=Sender.CUSTOMER, body=body)
-            events.record(Event(EventKind.SESSION_CREATED, session))
+                session.overflow_at = now + timedelta(seconds=group.overflow_after_seconds)
+            first = Message(session=session, sender=Sender.CUSTOMER, body=body, created_at=now)
+            newcomer = drain.Newcomer(
+                session,
+                first if body else None,
+                [Event(EventKind.SESSION_CREATED, session)],
+            )
             # Routing takes the group's queue in creation order, so a newcomer never jumps
-            # the line; when the group's lock is free, in this same transaction.
-            attempt = drain.route_now(group.pk)
+            # the line; when the group's lock is free, in this same transaction, deciding
+            # the new row's state before it is written.
+            if group.locked:
+                attempt = (group.generation, drain.pass_locked(group, newcomer=newcomer))
+            else:
+                attempt = None
+                drain.write_newcomer(newcomer)
+                events.record(*newcomer.recorded)
     except IntegrityError:  # the group was deleted meanwhile
         raise Invalid(
             "No such skill group.", code="unknown_skill_group", field="skill_group"
@@ -67,7 +99,8 @@ def session_create(
         session = mine  # offered here: as it was written, its offer attached
     else:
         session = selectors.session_get(session.pk)
-    if session.state == SessionState.QUEUED and drained.held_lock:
+    looked = attempt is not None and session.pk in attempt[1].looked_at
+    if session.state == SessionState.QUEUED and drained.held_lock and not looked:
         # We routed and found no room: say why. (If someone else was routing, it goes on and
         # routes this one too; no verdict to record yet.)
         drain.audit_queued(session)

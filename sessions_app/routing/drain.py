@@ -17,15 +17,22 @@ from django.utils import timezone
 
 from agents_app.models import Agent, ServiceMode
 from agents_app.selectors import service_settings
+from core import sql
 from core.commit import after_commit
 from skills_app.models import SkillGroup
 from skills_app.selectors import groups_to_wake
 
 from .. import events, selectors
 from ..events import Event
-from ..models import ChatSession, EventKind, Offer, SessionState
+from ..models import MISSED_OUTCOMES, ChatSession, EventKind, Message, Offer, Sender, SessionState
 from . import strategy
-from .lock import LockedGroup, routing_generation, routing_wanted, try_lock_group
+from .lock import (
+    LockedGroup,
+    RoutingSettings,
+    routing_generation,
+    routing_wanted,
+    try_lock_group,
+)
 from .pool import ASSIGNED_NOW, Pool, agents_missed
 
 log = logging.getLogger(__name__)
@@ -34,20 +41,45 @@ DRAIN_BATCH = 200
 MAX_ROUNDS = 20
 
 
-def route_locked(sessions: list[ChatSession], pool: Pool, now: datetime) -> list[ChatSession]:
+@dataclass
+class Newcomer:
+    """A session being created, not yet written: routing decides its state before its row is
+    inserted, so a new chat costs one insert and no update. Its first message and the events
+    of its creation are written with it, in the same statements as the pass's own."""
+
+    session: ChatSession
+    message: Message | None
+    recorded: list[Event]
+
+    def __post_init__(self) -> None:
+        self.session.missed = set()
+        self.session.first_message = self.message.body if self.message else None
+
+
+def write_newcomer(newcomer: Newcomer) -> None:
+    """Insert the new session (in the state routing left it) and its first message."""
+    sql.insert([newcomer.session])
+    if newcomer.message is not None:
+        sql.insert([newcomer.message])
+
+
+def route_locked(
+    sessions: list[ChatSession], pool: Pool, now: datetime, newcomer: Newcomer | None = None
+) -> list[ChatSession]:
     """Offer or assign locked sessions (in the given order) to the best agents of the pool.
 
-    Returns the routed ones, written; the others are left as they are, queued.
+    The sessions come from `_lock_queue`, with who missed each and its first message; the
+    newcomer's session, if any, is among them (last) and is written here. Returns the routed
+    ones, written; the others are left as they are, queued.
     """
-    if not sessions:
+    if not sessions and newcomer is None:
         return []
     cfg = pool.cfg
     manual = cfg.service_mode != ServiceMode.AUTO
-    missed = agents_missed([s.pk for s in sessions])
-    recorded: list[Event] = []
+    recorded: list[Event] = list(newcomer.recorded) if newcomer else []
     routed = []
     for session in sessions:
-        agent, decision = strategy.choose(pool, session, missed.get(session.pk, set()))
+        agent, decision = strategy.choose(pool, session, session.missed)
         if agent is None:
             recorded.append(Event(EventKind.ROUTING_QUEUED, session, data=decision))
             continue
@@ -62,32 +94,58 @@ def route_locked(sessions: list[ChatSession], pool: Pool, now: datetime) -> list
             session.accepted_at = now
             recorded.append(Event(EventKind.SESSION_ASSIGNED, session, agent.pk))
         routed.append((session, agent))
+    if newcomer is not None:
+        write_newcomer(newcomer)
     if routed:
-        _write_routed(routed, now, manual, cfg, recorded)
+        new = newcomer.session if newcomer else None
+        _write_routed(routed, now, manual, cfg, recorded, inserted=new)
     events.record(*recorded)
     return [session for session, _ in routed]
 
 
-def _write_routed(routed: list, now: datetime, manual: bool, cfg, recorded: list) -> None:
-    """The pass's writes in a fixed number of statements, however many sessions it routed."""
-    Agent.objects.filter(pk__in={agent.pk for _, agent in routed}).update(last_assigned_at=now)
-    fields = ["state", "last_activity_at"] + ([] if manual else ["agent", "accepted_at"])
-    ChatSession.objects.bulk_update([session for session, _ in routed], fields)
+def _write_routed(
+    routed: list, now: datetime, manual: bool, cfg, recorded: list, inserted=None
+) -> None:
+    """The pass's writes in a fixed number of statements, however many sessions it routed.
+    `inserted`: a session just inserted as routed, which needs no update."""
+    agent_table, session_table = Agent._meta.db_table, ChatSession._meta.db_table
+    agent_ids = sorted({agent.pk for _, agent in routed})
+    at = sql.db_value(ChatSession, "last_activity_at", now)
+    sql.execute(
+        f"UPDATE {agent_table} SET last_assigned_at = %s WHERE id IN ({sql.marks(len(agent_ids))})",
+        [at, *agent_ids],
+    )
+    updated = [(session, agent) for session, agent in routed if session is not inserted]
+    ids = [sql.db_value(ChatSession, "id", session.pk) for session, _ in updated]
+    if ids and manual:
+        sql.execute(
+            f"UPDATE {session_table} SET state = %s, last_activity_at = %s "
+            f"WHERE id IN ({sql.marks(len(ids))})",
+            [SessionState.OFFERED, at, *ids],
+        )
+    elif ids:
+        # Each its own agent: one statement still, the agent picked per id.
+        cases = " ".join(["WHEN %s THEN %s"] * len(ids))
+        pairs = [v for (_, agent), pk in zip(updated, ids, strict=True) for v in (pk, agent.pk)]
+        sql.execute(
+            f"UPDATE {session_table} SET state = %s, last_activity_at = %s, accepted_at = %s, "
+            f"agent_id = CASE id {cases} END WHERE id IN ({sql.marks(len(ids))})",
+            [SessionState.ACTIVE, at, at, *pairs, *ids],
+        )
     if not manual:
         return
     timeout = cfg.accept_timeout_seconds
-    offers = Offer.objects.bulk_create(
-        [
-            Offer(
-                session=session,
-                agent_id=agent.pk,
-                expires_at=now + timedelta(seconds=timeout),
-                timeout_seconds=timeout,
-            )
-            for session, agent in routed
-        ]
-    )
-    firsts = selectors.first_customer_messages([s.pk for s, _ in routed])
+    offers = [
+        Offer(
+            session=session,
+            agent_id=agent.pk,
+            created_at=now,
+            expires_at=now + timedelta(seconds=timeout),
+            timeout_seconds=timeout,
+        )
+        for session, agent in routed
+    ]
+    sql.insert(offers)
     for offer in offers:
         offer.session.offer_made = offer  # the session's representation needs no query for it
         recorded.append(
@@ -97,7 +155,7 @@ def _write_routed(routed: list, now: datetime, manual: bool, cfg, recorded: list
                 offer.agent_id,
                 {"offer_id": offer.pk, "expires_at": selectors.iso(offer.expires_at)},
                 offer=offer,
-                first_message=firsts.get(offer.session_id),
+                first_message=offer.session.first_message,
             )
         )
 
@@ -112,66 +170,96 @@ class Pass:
     looked_at: frozenset = frozenset()  # the sessions routing decided on (queued or not)
 
 
+def _queue_sql(overflowed: bool) -> str:
+    session, offer, message = (
+        ChatSession._meta.db_table,
+        Offer._meta.db_table,
+        Message._meta.db_table,
+    )
+    outcomes = ", ".join(f"'{outcome}'" for outcome in MISSED_OUTCOMES)
+    return f"""
+        SELECT s.*,
+            (SELECT {sql.list_agg("o.agent_id")} FROM {offer} o
+             WHERE o.session_id = s.id AND o.outcome IN ({outcomes})) AS missed_by,
+            (SELECT m.body FROM {message} m
+             WHERE m.session_id = s.id AND m.sender = '{Sender.CUSTOMER}'
+             ORDER BY m.created_at, m.id LIMIT 1) AS first_message
+        FROM {session} s
+        WHERE s.skill_group_id = %s AND s.state = '{SessionState.QUEUED}'
+            {"AND s.overflowed_at IS NOT NULL" if overflowed else ""}
+        ORDER BY s.created_at, s.id LIMIT %s{sql.lock_clause("FOR UPDATE OF s SKIP LOCKED")}
+    """
+
+
 def _lock_queue(group_id: int, limit: int, *, overflowed: bool = False) -> list[ChatSession]:
     """The group's queue head, locked with SKIP LOCKED: after the group's lock, sessions are
-    never waited for (no deadlock). A session someone else holds is left for the next pass."""
-    queued = ChatSession.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-        skill_group_id=group_id, state=SessionState.QUEUED
+    never waited for (no deadlock). A session someone else holds is left for the next pass.
+    Each comes with who missed it (`missed`) and its first customer message, in the same
+    statement."""
+    head = list(ChatSession.objects.raw(_queue_sql(overflowed), [group_id, limit]))
+    for session in head:
+        session.missed = sql.ids_from(session.missed_by)
+    return head
+
+
+def _overflowed_waiting(group_id: int) -> bool:
+    session = ChatSession._meta.db_table
+    found = sql.one(
+        f"SELECT EXISTS (SELECT 1 FROM {session} WHERE skill_group_id = %s "
+        f"AND state = '{SessionState.QUEUED}' AND overflowed_at IS NOT NULL)",
+        [group_id],
     )
-    if overflowed:
-        queued = queued.filter(overflowed_at__isnull=False)
-    return list(queued.order_by("created_at", "pk")[:limit])
+    return bool(found[0])
 
 
-def pass_locked(locked: LockedGroup, *, now: datetime | None = None) -> Pass:
-    """Route the group's queue, oldest first, into whatever room its pool has."""
+def pass_locked(
+    locked: LockedGroup, *, now: datetime | None = None, newcomer: Newcomer | None = None
+) -> Pass:
+    """Route the group's queue, oldest first, into whatever room its pool has.
+
+    `newcomer`: a session being created in the group (not yet written): it joins the end of
+    the line, and is written in the state routing gives it.
+    """
     now = now or timezone.now()
     group_id = locked.pk
-    queued = selectors.queued_in_group(group_id)
     overflow = locked.overflow_group_id
-    if overflow is not None and not queued.filter(overflowed_at__isnull=False).exists():
+    if overflow is not None and not _overflowed_waiting(group_id):
         overflow = None  # no session of it may go there yet: leave that group's agents alone
-    pool = Pool.load(
-        service_settings(), group_id, group_name=locked.name, overflow_group_id=overflow
-    )
+    pool = Pool.load(locked.cfg, group_id, group_name=locked.name, overflow_group_id=overflow)
     home, total = pool.home_room(), pool.free_slots()
     if total == 0:
+        route_locked([], pool, now, newcomer)  # no room: the newcomer waits, and why is said
         return Pass([], False)
     batch = {s.pk: s for s in _lock_queue(group_id, min(total, DRAIN_BATCH))} if home else {}
     if total > home:  # room that only sessions past their overflow moment may take
         extra = _lock_queue(group_id, min(total - home, DRAIN_BATCH), overflowed=True)
         batch.update({s.pk: s for s in extra if s.pk not in batch})
     ordered = sorted(batch.values(), key=lambda s: (s.created_at, s.pk))
+    # Still waiting beyond what is in hand (past the batch, or held by someone when we
+    # looked, as a customer writing), as the pool's statement counted them. One queued
+    # since then was queued by a caller that drains after its commit, and so moved the
+    # generation this pass's caller looks at again.
+    others = max(0, pool.queued - len(ordered))
+    others_overflowed = max(0, pool.overflowed - sum(1 for s in ordered if s.overflowed_at))
     group = SkillGroup(pk=group_id, name=locked.name)
     for session in ordered:
         session.skill_group = group  # its representation needs no query for the name
-    routed = route_locked(ordered, pool, now)
-    # Room left, and sessions that could take it still queued (past the batch, or held by
-    # someone when we looked, as a customer writing): go again.
+    if newcomer is not None and others == 0:
+        ordered.append(newcomer.session)  # the whole line is in hand: it may go next
+    routed = route_locked(ordered, pool, now, newcomer)
+    # Room left, and sessions that could take it still waiting: go again (a newcomer left
+    # behind them among those).
     home, total = pool.home_room(), pool.free_slots()
-    others = queued.exclude(pk__in=list(batch))
-    retry = bool(home and others.exists()) or bool(
-        total > home and others.filter(overflowed_at__isnull=False).exists()
-    )
-    if routed and queued.exists():  # the line moved up: tell those still in it
+    retry = bool(home and others) or bool(total > home and others_overflowed)
+    if routed and len(routed) < len(ordered) + others:  # the line moved up: tell those in it
         events.record(Event(EventKind.QUEUE_MOVED, data={"group": group_id}))
-    return Pass(routed, retry, frozenset(batch))
-
-
-def route_now(group_id: int) -> tuple[int, Pass] | None:
-    """In the caller's transaction: one pass if the group's lock is free, else None.
-
-    Returns the generation seen with the lock and the pass. The caller, after its commit,
-    drains again if the pass asked to or the generation moved meanwhile (`drain_after`).
-    """
-    locked = try_lock_group(group_id)
-    if locked is None:
-        return None
-    return locked.generation, pass_locked(locked)
+    return Pass(routed, retry, frozenset(s.pk for s in ordered))
 
 
 def drain_after(group_id: int, attempt: tuple[int, Pass] | None) -> "Drained":
-    """After a commit that queued a session (and perhaps routed in the same transaction)."""
+    """After a commit that queued a session, and perhaps routed in the same transaction:
+    `attempt` is the generation seen with the group's lock and that pass (None: someone held
+    the lock). Drains again if the pass asked to or the generation moved meanwhile."""
     if attempt is None:
         return drain(group_id, queued=True)  # someone held the lock: say we want routing
     generation, done = attempt
@@ -256,7 +344,7 @@ def _drain_woken(agent_ids: list, group_ids: list) -> None:
 
 def audit_queued(*sessions: ChatSession) -> None:
     """Record why sessions wait: no agent of theirs was free (read without locks)."""
-    cfg = service_settings()
+    cfg = RoutingSettings.of(service_settings())
     waiting = []
     by_group: dict = {}
     for session in sessions:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from agents_app.models import ServiceSettings
+from core import sql
 from skills_app.models import SkillGroup
 
 GENERATION_SLOTS = 128
@@ -36,52 +38,97 @@ def routing_wanted(group_ids) -> None:
             cursor.execute("SELECT " + ", ".join(f"nextval('{s}')" for s in slots))
 
 
+def _generation_sql(group_id_sql: str) -> str:
+    """The generation of the group whose id the SQL expression gives (0 before any bump:
+    `last_value` alone cannot tell "never bumped" from "bumped once")."""
+    if connection.vendor != "postgresql":
+        return "0"
+    return (
+        "COALESCE(pg_sequence_last_value(('routing_generation_' || "
+        f"({group_id_sql}) %% {GENERATION_SLOTS})::regclass), 0)"
+    )
+
+
 def routing_generation(group_id: int) -> int:
     """How often routing was wanted in this group so far (seen at once by every process)."""
     if connection.vendor != "postgresql":
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT last_value FROM {generation_sequence(group_id)}")
-        return cursor.fetchone()[0]
+    return sql.one(f"SELECT {_generation_sql('%s')}", [int(group_id)])[0]
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """The desk-wide settings a routing pass reads, read with the group's lock."""
+
+    service_mode: str
+    accept_timeout_seconds: int
+    default_max_sessions: int
+
+    @classmethod
+    def of(cls, cfg: ServiceSettings) -> "RoutingSettings":
+        return cls(cfg.service_mode, cfg.accept_timeout_seconds, cfg.default_max_sessions)
 
 
 @dataclass
 class LockedGroup:
-    """A group whose routing lock this transaction holds, and the generation seen with it."""
+    """A group, and whether this transaction holds its routing lock; with the generation and
+    the settings seen in the same statement."""
 
     pk: int
     name: str
     overflow_group_id: int | None
+    overflow_after_seconds: int | None
     generation: int
+    locked: bool
+    cfg: RoutingSettings
 
 
-def _lock_sql(group_id: int, skip_locked: bool) -> str:
-    table = SkillGroup._meta.db_table
-    generation = (
-        f"(SELECT last_value FROM {generation_sequence(group_id)})"
-        if connection.vendor == "postgresql"
-        else "0"
-    )
+def _lock_sql(where: str, skip_locked: bool) -> str:
+    group, settings = SkillGroup._meta.db_table, ServiceSettings._meta.db_table
     # NO KEY UPDATE: a session being created in the group holds a KEY SHARE lock on its row
     # (the foreign key) until it commits; that must not look like a router holding it.
-    lock = " FOR NO KEY UPDATE SKIP LOCKED" if skip_locked else " FOR NO KEY UPDATE"
-    if connection.vendor != "postgresql":
-        lock = ""  # SQLite has no row locks: its transactions run one at a time
-    return f"SELECT id, name, overflow_group_id, {generation} FROM {table} WHERE id = %s{lock}"
+    how = "FOR NO KEY UPDATE SKIP LOCKED" if skip_locked else "FOR NO KEY UPDATE"
+    attempt = sql.lock_clause(how)
+    # SQLite has no row locks (its transactions run one at a time): the attempt always wins.
+    return f"""
+        SELECT g.id, g.name, g.overflow_group_id, g.overflow_after_seconds,
+            {_generation_sql("g.id")},
+            EXISTS (SELECT 1 FROM {group} l WHERE l.id = g.id{attempt}),
+            c.service_mode, c.accept_timeout_seconds, c.default_max_sessions
+        FROM {group} g LEFT JOIN {settings} c ON c.id = {ServiceSettings.SINGLETON_PK}
+        WHERE {where}
+    """
+
+
+def _open(where: str, params: list, skip_locked: bool) -> LockedGroup | None:
+    row = sql.one(_lock_sql(where, skip_locked), params)
+    if row is None:
+        return None
+    if row[6] is None:  # no settings row yet: made with its defaults
+        from agents_app.selectors import service_settings
+
+        cfg = RoutingSettings.of(service_settings())
+    else:
+        cfg = RoutingSettings(*row[6:])
+    return LockedGroup(*row[:4], generation=row[4], locked=bool(row[5]), cfg=cfg)
+
+
+def open_group(group_id: int | None) -> LockedGroup | None:
+    """One statement for a new session: the group (the default one for None), its routing
+    lock if nobody holds it (`locked`), its generation and the settings; None if no such
+    group."""
+    if group_id is None:
+        return _open("g.is_default", [], skip_locked=True)
+    return _open("g.id = %s", [group_id], skip_locked=True)
 
 
 def try_lock_group(group_id: int) -> LockedGroup | None:
     """The group's routing lock if nobody holds it, else None at once; None too for a group
     that no longer exists. The generation is read in the same statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(group_id, skip_locked=True), [group_id])
-        row = cursor.fetchone()
-    return LockedGroup(*row) if row else None
+    found = _open("g.id = %s", [group_id], skip_locked=True)
+    return found if found is not None and found.locked else None
 
 
 def lock_group(group_id: int) -> LockedGroup | None:
     """The group's routing lock, waiting for it (changes to the group itself)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(group_id, skip_locked=False), [group_id])
-        row = cursor.fetchone()
-    return LockedGroup(*row) if row else None
+    return _open("g.id = %s", [group_id], skip_locked=False)

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from agents_app.models import Agent, AgentStatus, ServiceSettings
+from agents_app.models import Agent, AgentStatus
 from skills_app.models import SkillGroupMember
 
 from ..models import MISSED_OUTCOMES, ChatSession, Offer, OfferOutcome, SessionState
+from .lock import RoutingSettings
 
 
 @dataclass
@@ -51,21 +52,25 @@ def _in(values: list) -> str:
 
 
 def _lock_sql(groups: list) -> str:
+    # Driven from the groups' memberships: its cost is the pool's size, not the desk's. An
+    # agent in both groups is listed twice; locking one's own lock again is free.
     agent, member = Agent._meta.db_table, SkillGroupMember._meta.db_table
     return f"""
-        SELECT a.id FROM {agent} a
-        WHERE a.status = %s
-          AND a.id IN (SELECT m.agent_id FROM {member} m WHERE m.group_id IN ({_in(groups)}))
+        SELECT a.id FROM {member} m JOIN {agent} a ON a.id = m.agent_id
+        WHERE m.group_id IN ({_in(groups)}) AND a.status = %s
         ORDER BY a.id FOR NO KEY UPDATE OF a
     """
 
 
 def _members_sql(groups: list) -> str:
     """Every member of the groups, least recently assigned first: (agent id, group id,
-    priority, status, max_sessions, load); the load (standing offers plus active sessions, as
-    agents_app.selectors.agents_with_load counts it: change both) only for online agents."""
+    priority, status, max_sessions, load, queued, overflowed); the load (standing offers plus
+    active sessions, as agents_app.selectors.agents_with_load counts it: change both) only for
+    online agents; the last two (the same on every row) count the first group's queue, and
+    those in it past their overflow moment."""
     agent, member = Agent._meta.db_table, SkillGroupMember._meta.db_table
     offer, session = Offer._meta.db_table, ChatSession._meta.db_table
+    queue = f"{session} q WHERE q.skill_group_id = %s AND q.state = '{SessionState.QUEUED}'"
     return f"""
         SELECT a.id, m.group_id, m.priority, a.status, a.max_sessions,
             CASE WHEN a.status = %s THEN
@@ -73,7 +78,9 @@ def _members_sql(groups: list) -> str:
                  WHERE o.agent_id = a.id AND o.outcome = '{OfferOutcome.STANDING}')
                 + (SELECT count(*) FROM {session} s
                    WHERE s.agent_id = a.id AND s.state = '{SessionState.ACTIVE}')
-            ELSE 0 END
+            ELSE 0 END,
+            (SELECT count(*) FROM {queue}),
+            (SELECT count(*) FROM {queue} AND q.overflowed_at IS NOT NULL)
         FROM {member} m JOIN {agent} a ON a.id = m.agent_id
         WHERE m.group_id IN ({_in(groups)})
         ORDER BY a.last_assigned_at ASC NULLS FIRST, a.id
@@ -84,18 +91,21 @@ def _members_sql(groups: list) -> str:
 class Pool:
     """A group's online members (and its overflow group's, when loaded) with their loads."""
 
-    cfg: ServiceSettings
+    cfg: RoutingSettings
     group_id: int
     group_name: str = ""
     overflow_group_id: int | None = None
     agents: list[Candidate] = field(default_factory=list)
     # Members left out, by why: away, offline (of the group; of the overflow group when loaded)
     skipped_status: dict[str, list[str]] = field(default_factory=dict)
+    # The group's queue as the loads were read: how many wait, and how many past overflow.
+    queued: int = 0
+    overflowed: int = 0
 
     @classmethod
     def load(
         cls,
-        cfg: ServiceSettings,
+        cfg: RoutingSettings,
         group_id: int,
         *,
         group_name: str = "",
@@ -103,20 +113,24 @@ class Pool:
         lock: bool = True,
     ) -> "Pool":
         """Two statements: lock the online members (unless `lock=False`, for an audit), then
-        read every member with its load. Routing must hold the group's lock."""
+        read every member with its load, and the length of the group's queue. Routing must
+        hold the group's lock."""
         found = cls(cfg, group_id, group_name, overflow_group_id)
         groups = [group_id] + ([overflow_group_id] if overflow_group_id else [])
         locked = None
         with connection.cursor() as cursor:
             if lock and connection.vendor == "postgresql":
-                cursor.execute(_lock_sql(groups), [AgentStatus.ONLINE, *groups])
+                cursor.execute(_lock_sql(groups), [*groups, AgentStatus.ONLINE])
                 locked = {row[0] for row in cursor.fetchall()}
-            cursor.execute(_members_sql(groups), [AgentStatus.ONLINE, *groups])
+            params = [AgentStatus.ONLINE, group_id, group_id, *groups]
+            cursor.execute(_members_sql(groups), params)
             rows = cursor.fetchall()
         default = cfg.default_max_sessions
         by_pk: dict[int, Candidate] = {}
         skipped: dict[str, set] = {}
-        for rank, (pk, group, priority, status, max_sessions, load) in enumerate(rows):
+        if rows:
+            found.queued, found.overflowed = rows[0][6], rows[0][7]
+        for rank, (pk, group, priority, status, max_sessions, load, *_) in enumerate(rows):
             home = group == group_id
             if status != AgentStatus.ONLINE or (locked is not None and pk not in locked):
                 # Not online, or online only since the lock was taken: its own change wakes

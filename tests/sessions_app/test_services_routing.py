@@ -102,7 +102,7 @@ def test_routing_reads_the_agents_in_one_statement_however_many_there_are(
         make_agent(status="away")
     many = statements_for_a_new_chat()
     assert few == many
-    assert many <= 20
+    assert many <= 12, many  # BEGIN and COMMIT included; 20 before plain SQL
 
 
 def test_no_online_agent_queues_the_session_and_says_why(manual, make_agent, make_session):

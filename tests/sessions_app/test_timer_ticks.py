@@ -135,15 +135,18 @@ def test_a_sweep_that_finds_a_backlog_shares_it_with_helpers(
         tasks.timers_due_task, "apply_async", lambda *a, **kw: helpers.append(kw["args"])
     )
 
-    # Given a few overdue idle chats, the sweep does them alone
+    # Given a few overdue idle chats, the sweep does them alone (the suite's live worker may
+    # sweep at the same moment and take some: they are ended once either way)
     past = timezone.now() - timedelta(seconds=1)
     ChatSession.objects.filter(pk__in=ids[:5]).update(idle_deadline=past)
-    assert tasks.timers_sweep_task()["idle_ended"] == 5
+    assert tasks.timers_sweep_task()["idle_ended"] <= 5
+    assert ChatSession.objects.filter(pk__in=ids[:5], state=SessionState.ENDED).count() == 5
     assert helpers == []
-    # Given a backlog of 40, two helpers are started beside it, and every one is ended
+    # Given a backlog of 40, helpers are started beside it (two, unless the live worker's own
+    # sweep took part of it first), and every one is ended
     ChatSession.objects.filter(pk__in=ids[5:]).update(idle_deadline=past)
     tasks.timers_sweep_task()
-    assert len(helpers) == 40 // tasks.SWEEP_SHARE
+    assert 1 <= len(helpers) <= 40 // tasks.SWEEP_SHARE
     assert not ChatSession.objects.filter(pk__in=ids).exclude(state=SessionState.ENDED).exists()
 
 

@@ -198,6 +198,26 @@ def test_going_away_withdraws_the_offer_and_reports_the_new_status(service_setti
     assert ChatSession.objects.get().state == "queued"
 
 
+def test_going_away_with_a_reason_shows_it_until_back_online(service_settings, make_agent):
+    agent = make_agent()
+
+    async def scenario():
+        ws = agent_client(agent)
+        await ws.connect()
+        command = {"type": "agent.status", "status": "away", "status_reason": "lunch"}
+        ack = await ws.command(command)
+        assert (ack["status"], ack["status_reason"]) == ("away", "lunch")
+        updated = await ws.expect("agent.updated")
+        assert updated["agent"]["status_reason"] == "lunch"
+        bad = await ws.command({"type": "agent.status", "status": "away", "status_reason": 7})
+        assert (bad["type"], bad["code"]) == ("error", "invalid")
+        ack = await ws.command({"type": "agent.status", "status": "online"})
+        assert (ack["status"], ack["status_reason"]) == ("online", "")
+        await ws.close()
+
+    run(scenario())
+
+
 def test_malformed_and_invalid_commands_get_errors_and_the_socket_stays_open(
     service_settings, make_agent
 ):

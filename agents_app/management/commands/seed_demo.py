@@ -1,4 +1,5 @@
-"""Create the demo admin and three demo agents (idempotent) and print their logins."""
+"""Create the demo admin, three demo agents and two skill groups (idempotent); print the
+logins."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -6,14 +7,23 @@ from django.core.management.base import BaseCommand
 from agents_app.actions.agents import agent_create
 from agents_app.actions.settings import service_settings_get
 from agents_app.models import Agent
+from skills_app.actions import skill_group_create
+from skills_app.models import SkillGroup
+from skills_app.selectors import default_group
 
 DEMO_AGENTS = [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")]
 DEMO_PASSWORD = "agent-demo"
 ADMIN = ("admin", "admin-demo")
+# Two departments beside "General", both public, so the chat page asks which one: Alice leads
+# Billing (Bob backs her up), Carol leads Sales; Billing's chats reach General after a minute.
+DEMO_GROUPS = [
+    ("Billing", [("alice", 1), ("bob", 2)], 60),
+    ("Sales", [("carol", 1), ("bob", 3)], None),
+]
 
 
 class Command(BaseCommand):
-    help = "Create a demo admin and three demo agents for a local try-out."
+    help = "Create a demo admin, three demo agents and two skill groups for a local try-out."
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -24,6 +34,18 @@ class Command(BaseCommand):
         for username, name in DEMO_AGENTS:
             if not Agent.objects.filter(user__username=username).exists():
                 agent_create(username=username, password=DEMO_PASSWORD, display_name=name)
+        general = default_group()
+        for name, members, overflow_after in DEMO_GROUPS:
+            if SkillGroup.objects.filter(name=name).exists():
+                continue
+            ids = dict(Agent.objects.values_list("user__username", "pk"))
+            skill_group_create(
+                name=name,
+                is_public=True,
+                members=[{"agent_id": ids[u], "priority": p} for u, p in members],
+                overflow_group_id=general.pk if overflow_after else None,
+                overflow_after_seconds=overflow_after,
+            )
         self.stdout.write("Demo logins (change them before real use):")
         self.stdout.write(f"  admin  : {ADMIN[0]} / {ADMIN[1]}")
         for username, _ in DEMO_AGENTS:

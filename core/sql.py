@@ -1,0 +1,87 @@
+"""Plain SQL for the hot paths (session create and routing), on PostgreSQL and SQLite alike.
+
+The ORM compiles every statement anew: on the create path that cost more than the database
+did. These helpers send a written statement through Django's connection (so transactions,
+`on_commit` and the test database are Django's), and convert values the way the fields do.
+"""
+
+from django.db import connection
+from django.db.models import Model
+
+
+def rows(sql: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def one(sql: str, params=()) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def execute(sql: str, params=()) -> int:
+    """Run a write; the number of rows it touched."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def lock_clause(clause: str) -> str:
+    """A row-locking clause where the database has row locks; SQLite runs one writer at a time
+    and has none."""
+    return f" {clause}" if is_postgres() else ""
+
+
+def list_agg(expression: str) -> str:
+    """The values of `expression` over a group, joined by commas (as text)."""
+    if is_postgres():
+        return f"string_agg(({expression})::text, ',')"
+    return f"group_concat({expression}, ',')"
+
+
+def ids_from(joined: str | None) -> set[int]:
+    """The ids `list_agg` joined."""
+    return {int(value) for value in joined.split(",")} if joined else set()
+
+
+def db_value(model: type[Model], name: str, value):
+    """A Python value as the database stores it in the model's field (uuid, datetime, ...)."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def insert(objs: list[Model]) -> None:
+    """INSERT model instances of one model in one statement, as `save(force_insert=True)`
+    would write them (field defaults and `auto_now_add` applied to the instances); an
+    automatic primary key is read back onto each instance."""
+    if not objs:
+        return
+    meta = objs[0]._meta
+    auto = meta.pk if meta.pk.get_internal_type() in ("AutoField", "BigAutoField") else None
+    fields = [f for f in meta.concrete_fields if f is not auto]
+    values = []
+    for obj in objs:
+        for field in fields:
+            values.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
+    row = f"({marks(len(fields))})"
+    sql = (
+        f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)}) "
+        f"VALUES {', '.join([row] * len(objs))}"
+    )
+    if auto is None:
+        execute(sql, values)
+    else:
+        returned = rows(sql + f" RETURNING {auto.column}", values)
+        for obj, (pk,) in zip(objs, returned, strict=True):
+            obj.pk = pk
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
