@@ -48,9 +48,12 @@ class Proc:
         self.popen: subprocess.Popen | None = None
         OUTPUT.mkdir(exist_ok=True)
         self.log_path = OUTPUT / f"{name}.log"
+        self.log_offset = 0
 
     def start(self) -> "Proc":
         log = open(self.log_path, "ab")  # noqa: SIM115 -- the child owns it while it runs
+        # The log is appended to across runs and restarts: what this start wrote begins here.
+        self.log_offset = log.tell()
         self.popen = subprocess.Popen(
             self.argv,
             cwd=ROOT,
@@ -75,6 +78,15 @@ class Proc:
                 self.popen.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def log_since_start(self) -> str:
+        """What the process logged since its last start."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -117,7 +129,7 @@ def wait_worker_ready(proc: Proc, timeout: float = 30) -> None:
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
             raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
-        if "ready." in proc.log_tail(200):
+        if "ready." in proc.log_since_start():  # not a "ready." of an earlier run or start
             return
         time.sleep(0.1)
     raise RuntimeError(f"{proc.name} not ready in {timeout}s:\n{proc.log_tail()}")

@@ -230,8 +230,12 @@ def pass_locked(
     if total == 0:
         route_locked([], pool, now, newcomer)  # no room: the newcomer waits, and why is said
         return Pass([], False)
-    batch = {s.pk: s for s in _lock_queue(group_id, min(total, DRAIN_BATCH))} if home else {}
-    if total > home:  # room that only sessions past their overflow moment may take
+    # An empty queue (as the pool's statement counted it) needs no look: a new chat's usual case.
+    waiting = pool.queued > 0
+    batch = {}
+    if home and waiting:
+        batch = {s.pk: s for s in _lock_queue(group_id, min(total, DRAIN_BATCH))}
+    if total > home and pool.overflowed:  # room only sessions past their overflow moment take
         extra = _lock_queue(group_id, min(total - home, DRAIN_BATCH), overflowed=True)
         batch.update({s.pk: s for s in extra if s.pk not in batch})
     ordered = sorted(batch.values(), key=lambda s: (s.created_at, s.pk))

@@ -1,6 +1,5 @@
 """Timers against a real prefork Celery worker and beat on real Redis, with 1-2 s timeouts."""
 
-import os
 import time
 
 import pytest
@@ -128,20 +127,10 @@ def test_a_customer_reply_stops_the_idle_end(timers, make_agent, make_session):
 
 
 def _restart(worker: procs.Proc) -> float:
-    """Start the worker again; return when it is ready (the log tail still has the old 'ready.')."""
-    offset = worker.log_path.stat().st_size
+    """Start the worker again; return when it is ready (by what it logged since this start)."""
     worker.start()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with open(worker.log_path, "rb") as log:
-            log.seek(offset)
-            # test-output/worker.log may be shared with other test runs: look for our node name.
-            mine = f"worker-{os.getpid()}@".encode()
-            if any(mine in line and b"ready." in line for line in log.read().splitlines()):
-                return time.monotonic()
-        assert worker.popen.poll() is None, worker.log_tail()
-        time.sleep(0.05)
-    raise AssertionError(f"worker not ready again:\n{worker.log_tail()}")
+    procs.wait_worker_ready(worker)
+    return time.monotonic()
 
 
 def test_worker_killed_with_offers_pending_resolves_each_once_after_restart(
