@@ -15,9 +15,10 @@ from contactcenter.handlers import PooledThreadASGIHandler  # noqa: E402
 django_asgi_app = PooledThreadASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from core.bodylimit import BodyLimit  # noqa: E402
+from core.origin import OriginValidator  # noqa: E402
 from sessions_app.ws_auth import WebSocketAuth  # noqa: E402
 from sessions_app.ws_urls import websocket_urlpatterns  # noqa: E402
 
@@ -25,9 +26,9 @@ from sessions_app.ws_urls import websocket_urlpatterns  # noqa: E402
 # STATICFILES_DIRS through Django's handler (a front proxy may serve STATIC_ROOT instead).
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi_app),
-        # Origin checked against ALLOWED_HOSTS; then a token, or the session cookie (agents).
-        "websocket": AllowedHostsOriginValidator(WebSocketAuth(URLRouter(websocket_urlpatterns))),
+        "http": BodyLimit(ASGIStaticFilesHandler(django_asgi_app)),
+        # The whole origin checked (core/origin.py); then a token, or the session cookie.
+        "websocket": OriginValidator(WebSocketAuth(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -1,17 +1,43 @@
-"""Checks of text people write (names, message bodies): the same rules for every way in."""
+"""Checks of text people write (names, message bodies): the same rules for every way in
+(REST, WebSocket, admin, actions).
+
+Refused: NUL (PostgreSQL cannot store it) and lone surrogates (not UTF-8). Removed: the
+bidirectional controls, with which "\u202egnp.exe" shows as "exe.png". Refused as empty:
+text made only of spaces and invisible characters (zero-width spaces and joiners, the BOM,
+soft hyphens), which renders blank; and in a name, invisible characters are removed, so
+"Al\u200bice" cannot pass for "Alice".
+"""
+
+import re
 
 from .errors import Invalid
 
 MAX_BODY = 4000
 MAX_NAME = 100
 
+# Embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI) and the
+# implicit marks (LRM, RLM, ALM).
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+# Characters that draw nothing: zero-width space, non-joiner, joiner, word joiner, the BOM,
+# the soft hyphen, and the invisible operators.
+INVISIBLE = re.compile("[\u200b-\u200d\u2060-\u2064\ufeff\u00ad]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _checked(value: object, what: str, field: str) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{what} must be a string.", field=field)
+    if "\x00" in value:
+        raise Invalid(f"{what} must not contain NUL characters.", field=field)
+    if SURROGATE.search(value):
+        raise Invalid(f"{what} must not contain surrogate characters.", field=field)
+    return BIDI_CONTROLS.sub("", value)
+
 
 def clean_body(body: object, *, field: str = "body") -> str:
-    """A message body: a string, 1-4000 characters once trimmed."""
-    if not isinstance(body, str):
-        raise Invalid("A message body must be a string.", field=field)
-    text = body.strip()
-    if not text:
+    """A message body: a string, 1-4000 characters once trimmed, not blank to the eye."""
+    text = _checked(body, "A message body", field).strip()
+    if not INVISIBLE.sub("", text).strip():
         raise Invalid("A message body must not be empty.", field=field)
     if len(text) > MAX_BODY:
         raise Invalid(f"A message body is at most {MAX_BODY} characters.", field=field)
@@ -19,8 +45,8 @@ def clean_body(body: object, *, field: str = "body") -> str:
 
 
 def clean_name(name: object, *, field: str = "customer_name") -> str:
-    """A person's name: a string, 1-100 characters once trimmed."""
-    text = name.strip() if isinstance(name, str) else ""
+    """A person's name: a string, 1-100 characters once trimmed, with nothing invisible."""
+    text = INVISIBLE.sub("", _checked(name if name is not None else "", field, field)).strip()
     if not text:
         raise Invalid(f"{field} must not be empty.", field=field)
     if len(text) > MAX_NAME:

@@ -8,7 +8,6 @@ as is: the client sees it and asks for a fresh `hello`.
 """
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -23,6 +22,7 @@ from agents_app.actions.status import agent_set_status
 from agents_app.models import Agent
 from agents_app.selectors import agent_capacity, agent_dict, agent_for_user, agents_with_load
 from agents_app.selectors import service_settings as current_settings
+from core import jsonsafe
 from core.api import CustomerMessageThrottle
 from core.asyncdb import database_sync_to_async
 from core.errors import DomainError, Invalid, NotFound
@@ -98,7 +98,7 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: dict) -> None:
         frame["ts"] = server_time()
-        await self.send(text_data=json.dumps(frame, default=str))
+        await self.send(text_data=jsonsafe.dumps(frame))
 
     async def send_hello(self) -> None:
         """A fresh snapshot; events it already covers are dropped when they arrive."""
@@ -159,9 +159,13 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         await self.on_sign_of_life()
         try:
-            frame = json.loads(text_data) if text_data is not None else None
-        except ValueError:
-            frame = None
+            frame = jsonsafe.loads(text_data) if text_data is not None else None
+        except jsonsafe.BadJSON as exc:
+            detail = f"Send JSON objects: {exc.detail}"
+            await self.send_frame(
+                {"type": "error", "ref": None, "code": "malformed", "detail": detail}
+            )
+            return
         if not isinstance(frame, dict):
             await self.send_frame(
                 {"type": "error", "ref": None, "code": "malformed", "detail": "Send JSON objects."}

@@ -9,6 +9,7 @@ from django.db import connection, connections
 from contactcenter.asgi import application
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")  # a browser's socket to the page's own origin
 
 
 async def in_thread(func, *args, **kwargs):
@@ -48,7 +49,9 @@ class Client:
     """A socket that keeps every frame; `expect` waits for one of a type, skipping others."""
 
     def __init__(self, path: str, headers: list[tuple[bytes, bytes]] | None = None):
-        self.comm = WebsocketCommunicator(application, path, headers=[ORIGIN, *(headers or [])])
+        self.comm = WebsocketCommunicator(
+            application, path, headers=[ORIGIN, HOST, *(headers or [])]
+        )
         self.frames: list[dict] = []
         self._seen = 0
 
