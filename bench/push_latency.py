@@ -177,7 +177,9 @@ async def run(args: argparse.Namespace, base: str, env: dict) -> None:
         made = []
         tag = uuid.uuid4().hex[:6]
         for i in range(args.agents):
-            agent = agent_create(username=f"bench-{tag}-{i}", password="pw-bench")
+            agent = agent_create(
+                username=f"bench-{tag}-{i}", password="pw-bench", check_password=False
+            )
             agent_set_status(agent_id=agent.pk, status="online")
             made.append((agent.pk, Token.objects.create(user=agent.user).key))
         return made

@@ -123,7 +123,7 @@ def reset(mode: str, accept: int = 2, idle: int = 2, capacity: int = 50) -> None
 def agents(count: int) -> list[Agent]:
     found = list(Agent.objects.filter(user__username__startswith="bench_").order_by("pk"))
     for i in range(len(found), count):
-        found.append(agent_create(username=f"bench_{i}", password="bench-pw"))
+        found.append(agent_create(username=f"bench_{i}", password="bench-pw", check_password=False))
     return found[:count]
 
 

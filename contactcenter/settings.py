@@ -135,8 +135,12 @@ if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _prepare
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every way an agent gets a password (admin, REST) is checked by all four (seed_demo aside).
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"

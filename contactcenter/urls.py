@@ -1,10 +1,11 @@
 """URL wiring."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents_app import api as agents_api
+from core.api import json_not_found
 from core.health import HealthView
 from sessions_app import api as sessions_api
 from skills_app import api as skills_api
@@ -53,6 +54,9 @@ api_urlpatterns = [
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last: any other /api/ path is the contract's JSON 404, with DEBUG on too (Django's debug
+    # 404 page listed every URL pattern).
+    re_path(r"^.*$", json_not_found),
 ]
 
 urlpatterns = [

@@ -302,4 +302,3 @@ def auth_token_issue(*, user) -> str:
     """The user's API token, created on first use (DRF's table, one token per user)."""
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
-

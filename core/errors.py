@@ -41,3 +41,14 @@ def invalid_from(exc) -> Invalid:
         name, errors = next(iter(exc.error_dict.items()))
         return Invalid(f"{name}: {' '.join(errors[0].messages)}", field=name)
     return Invalid(" ".join(exc.messages))
+
+
+class Throttled(DomainError):
+    """Too many of something for now; `retry_after` seconds until one more is allowed."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after

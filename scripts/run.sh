@@ -25,14 +25,5 @@ export REDIS_URL
 python manage.py migrate --noinput
 python manage.py seed_demo
 
-cat <<MSG
-
-  Contact center is starting on http://$HOST:$PORT/
-    Agent workspace : http://$HOST:$PORT/workspace/
-    Customer chat   : http://$HOST:$PORT/chat/
-    Admin           : http://$HOST:$PORT/admin/
-    REST API docs   : http://$HOST:$PORT/api/docs/
-  Stop with Ctrl-C.
-
-MSG
+python manage.py desk_banner
 exec honcho start -f Procfile

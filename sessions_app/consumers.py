@@ -25,7 +25,7 @@ from agents_app.selectors import service_settings as current_settings
 from core import jsonsafe
 from core.api import CustomerMessageThrottle
 from core.asyncdb import database_sync_to_async
-from core.errors import DomainError, Invalid, NotFound
+from core.errors import DomainError, Invalid, NotFound, Throttled
 
 from . import metrics, push, selectors
 from .access import Act, access_session, session_for_customer
@@ -37,6 +37,7 @@ from .models import EndReason, Sender, SessionState
 log = logging.getLogger(__name__)
 
 REORDER_WAIT = 1.0  # seconds an early event waits for the one missing before it
+SYNC_PER_WINDOW, SYNC_WINDOW_SECONDS = 5, 10  # syncs a socket may ask for, per 10 s
 CLOSE_NOT_AGENT = 4401
 CLOSE_BAD_SESSION = 4403
 
@@ -190,6 +191,8 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
             reply = {"type": "error", "ref": ref, "code": exc.code, "detail": exc.detail}
             if exc.field:
                 reply["field"] = exc.field
+            if isinstance(exc, Throttled):
+                reply["retry_after"] = exc.retry_after
             await self.send_frame(reply)
             return
         except Exception:  # noqa: BLE001 -- one bad command must not close the socket
@@ -204,6 +207,14 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
         pass
 
     async def cmd_sync(self, frame: dict) -> dict:
+        # A hello is the whole snapshot: a client needs one per gap it sees, a few a minute.
+        # Unbounded, 300 syncs (12 KB in) sent 17.7 MB back in 3.3 s.
+        now = time.monotonic()
+        window = [t for t in getattr(self, "_syncs", []) if now - t < SYNC_WINDOW_SECONDS]
+        if len(window) >= SYNC_PER_WINDOW:
+            retry = max(1, int(SYNC_WINDOW_SECONDS - (now - window[0])) + 1)
+            raise Throttled(f"Too many syncs; try again in {retry} s.", retry_after=retry)
+        self._syncs = [*window, now]
         _count_resync()
         await self.send_hello()
         return {}

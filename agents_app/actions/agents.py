@@ -1,6 +1,7 @@
 """Agents' profiles: create a user with a profile, give a user one, change name or capacity."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -18,6 +19,16 @@ def _join_default_group(agent: Agent) -> None:
     SkillGroupMember.objects.create(group=default_group(), agent=agent, priority=DEFAULT_PRIORITY)
 
 
+def _validate_password(password: str, user, display_name: str) -> None:
+    user.first_name = display_name or ""  # compared too, then left blank as before
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise Invalid(" ".join(exc.messages), code="weak_password", field="password") from None
+    finally:
+        user.first_name = ""
+
+
 def agent_create(
     *,
     username: str,
@@ -25,8 +36,13 @@ def agent_create(
     display_name: str = "",
     max_sessions: int | None = None,
     is_staff: bool = False,
+    check_password: bool = True,
 ) -> Agent:
-    """A new user with an agent profile, in the default group; new agents start offline."""
+    """A new user with an agent profile, in the default group; new agents start offline.
+
+    The password must pass the desk's validators (AUTH_PASSWORD_VALIDATORS: not too like the
+    user's name, long enough, not a common one, not all digits); `check_password=False` only
+    for the demo data."""
     if not username or not isinstance(username, str):
         raise Invalid("username is required.", field="username")
     if not password or not isinstance(password, str):
@@ -35,6 +51,8 @@ def agent_create(
     try:
         with transaction.atomic():
             user = User(username=username, is_staff=is_staff)
+            if check_password:
+                _validate_password(password, user, display_name)
             user.set_password(password)
             user.full_clean(exclude=["password"])
             user.save()

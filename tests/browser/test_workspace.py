@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 
 def new_agent(name: str, online: bool = True):
     username = unique(name.lower())
-    agent = agent_create(username=username, password=PASSWORD, display_name=name)
+    agent = agent_create(
+        username=username, password=PASSWORD, display_name=name, check_password=False
+    )
     if online:
         agent_set_status(agent_id=agent.pk, status="online")
     return agent

@@ -33,7 +33,12 @@ class Command(BaseCommand):
             User.objects.create_superuser(username=username, password=password)
         for username, name in DEMO_AGENTS:
             if not Agent.objects.filter(user__username=username).exists():
-                agent_create(username=username, password=DEMO_PASSWORD, display_name=name)
+                agent_create(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    display_name=name,
+                    check_password=False,  # the demo's one password, printed below
+                )
         general = default_group()
         for name, members, overflow_after in DEMO_GROUPS:
             if SkillGroup.objects.filter(name=name).exists():
