@@ -1,5 +1,7 @@
 """A whole conversation driven over REST only, against daphne, a Celery worker and beat."""
 
+import secrets
+
 import httpx
 import pytest
 
@@ -37,7 +39,7 @@ def test_rest_only_conversation_from_agents_to_idle_end(
     # Given staff who creates two agents and sets manual mode with a 2 s accept timeout
     agents = {}
     for label in ("first", "second"):
-        username, password = unique(f"rest_{label}_"), "pw-" + unique("secret")
+        username, password = unique(f"rest_{label}_"), "Quiet harbour " + secrets.token_hex(6)
         created = staff.call("POST", "/api/agents/", 201, username=username, password=password)
         assert created["status"] == "offline"
         key = anonymous.call("POST", "/api/auth/token/", username=username, password=password)
