@@ -4,7 +4,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,8 +20,10 @@ from core.api import (
     parse,
 )
 from core.errors import Invalid, NotFound
+from core.logins import lockout_response
+from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
-from .actions.agents import agent_create, agent_update
+from .actions.agents import agent_create, agent_set_password, agent_update
 from .actions.settings import SETTINGS_FIELDS, service_settings_get, service_settings_update
 from .actions.status import agent_set_status
 from .models import Agent, AgentStatus, ServiceMode
@@ -60,10 +62,34 @@ class AuthTokenView(APIView):
     )
     def post(self, request):
         data = parse(TokenRequest, request.data)
-        user = authenticate(request, username=data["username"], password=data["password"])
+        # Django's own request: django-axes counts the failure per account and per address on
+        # it, and its middleware answers 429 once either is locked out (core/logins.py).
+        django_request = request._request
+        user = authenticate(django_request, username=data["username"], password=data["password"])
+        if getattr(django_request, "axes_locked_out", False):
+            return lockout_response(django_request)
         if user is None or not user.is_active:
             raise Invalid("Wrong username or password.", code="invalid_credentials")
         return Response({"token": auth_token_issue(user=user)})
+
+
+class LogoutView(APIView):
+    """End the caller's API token (and its browser session, if it has one)."""
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=None,
+        responses={204: None, **error_responses(401)},
+        tags=["auth"],
+    )
+    def post(self, request):
+        from django.contrib.auth import logout
+
+        from core.tokens import revoke
+
+        revoke(request.user)
+        logout(request)
+        return Response(status=204)
 
 
 # --- /api/service-settings/ ----------------------------------------------------------------------
@@ -170,7 +196,8 @@ def _status_reason():
 
 
 class AgentUpdateRequest(StrictSerializer):
-    """Any subset; `status` withdraws standing offers when not online."""
+    """Any subset; `status` withdraws standing offers when not online; `password` (checked by
+    the desk's password rules) ends the agent's API token."""
 
     display_name = TextField(max_length=100, required=False, allow_blank=True)
     max_sessions = serializers.IntegerField(
@@ -178,6 +205,7 @@ class AgentUpdateRequest(StrictSerializer):
     )
     status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
     status_reason = _status_reason()
+    password = TextField(max_length=128, trim_whitespace=False, write_only=True, required=False)
 
 
 class AgentMeUpdateRequest(StrictSerializer):
@@ -190,6 +218,8 @@ class AgentMeUpdateRequest(StrictSerializer):
 
 def _agent_change(agent: Agent, data: dict) -> dict:
     """Apply name/capacity, then status, each through its service; the fresh representation."""
+    if "password" in data:
+        agent_set_password(agent_id=agent.pk, password=data["password"])
     profile = {k: data[k] for k in ("display_name", "max_sessions") if k in data}
     if profile:
         agent_update(agent_id=agent.pk, **profile)

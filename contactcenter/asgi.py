@@ -15,7 +15,6 @@ from contactcenter.handlers import PooledThreadASGIHandler  # noqa: E402
 django_asgi_app = PooledThreadASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from core.bodylimit import BodyLimit  # noqa: E402
 from core.origin import OriginValidator  # noqa: E402
@@ -23,10 +22,10 @@ from sessions_app.ws_auth import WebSocketAuth  # noqa: E402
 from sessions_app.ws_urls import websocket_urlpatterns  # noqa: E402
 
 # daphne has no static file serving of its own: the workspace's JS, CSS and ringtone come from
-# STATICFILES_DIRS through Django's handler (a front proxy may serve STATIC_ROOT instead).
+# WhiteNoise in Django's middleware, with their headers (a front proxy may serve STATIC_ROOT).
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimit(ASGIStaticFilesHandler(django_asgi_app)),
+        "http": BodyLimit(django_asgi_app),
         # The whole origin checked (core/origin.py); then a token, or the session cookie.
         "websocket": OriginValidator(WebSocketAuth(URLRouter(websocket_urlpatterns))),
     }

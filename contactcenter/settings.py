@@ -2,10 +2,14 @@
 
 import contextlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from core.static import PERMISSIONS_POLICY as STATIC_PERMISSIONS_POLICY
+from core.static import static_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +51,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files: no CDN
     "channels",
+    "csp",
+    "axes",
     "agents_app",
     "skills_app",
     "sessions_app",
@@ -63,6 +69,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy (django-csp) and Permissions-Policy on every response.
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.PermissionsPolicyMiddleware",
+    # Failed logins counted per account and per address (django-axes): last but one.
+    "axes.middleware.AxesMiddleware",
     # Last, so it sees exceptions from views first: a lost database or Redis is a 503.
     "core.middleware.ServiceUnavailableMiddleware",
 ]
@@ -135,6 +146,20 @@ if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _prepare
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Failed logins (core/logins.py): after LOGIN_FAILURE_LIMIT wrong passwords for one account, or
+# from one address, that account or address is locked out for LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "core.logins.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.logins.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.logins.lockout_response"
+AXES_VERBOSE = False
+
 # Every way an agent gets a password (admin, REST) is checked by all four (seed_demo aside).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -152,6 +177,9 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
+# Static files: never sniffed into another type, cached an hour (their names carry no hash).
+WHITENOISE_MAX_AGE = 3600
+WHITENOISE_ADD_HEADERS_FUNCTION = static_headers
 # Before any collectstatic the finders serve everything; an empty root keeps WhiteNoise quiet.
 with contextlib.suppress(OSError):
     STATIC_ROOT.mkdir(exist_ok=True)
@@ -252,7 +280,7 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -319,6 +347,27 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Pages elsewhere that may open the desk's sockets (whole origins: scheme://host[:port]); the
 # desk's own origin always may (core/origin.py).
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", "")
+# Hours an API token lasts from its issue (0: until logout or a password change).
+API_TOKEN_TTL_HOURS = float(os.environ.get("API_TOKEN_TTL_HOURS", "0") or 0)
+# The pages load scripts, styles, images and sockets from the desk itself only, and have no
+# inline script: a script injected into a page does not run. (The widget's frame-ancestors
+# come with its own setting.)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "media-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+PERMISSIONS_POLICY = STATIC_PERMISSIONS_POLICY
 # A request body larger than this is refused with 413 before it is read (core/bodylimit.py).
 MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024)))
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from agents_app import api as agents_api
 from core.api import json_not_found
@@ -12,6 +12,7 @@ from skills_app import api as skills_api
 
 api_urlpatterns = [
     path("auth/token/", agents_api.AuthTokenView.as_view(), name="auth-token"),
+    path("auth/logout/", agents_api.LogoutView.as_view(), name="auth-logout"),
     path("service-settings/", agents_api.ServiceSettingsView.as_view(), name="service-settings"),
     path("agents/", agents_api.AgentListView.as_view(), name="agent-list"),
     path("agents/me/", agents_api.AgentMeView.as_view(), name="agent-me"),
@@ -53,7 +54,7 @@ api_urlpatterns = [
         "sessions/<str:session_id>/end/", sessions_api.SessionEndView.as_view(), name="session-end"
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Last: any other /api/ path is the contract's JSON 404, with DEBUG on too (Django's debug
     # 404 page listed every URL pattern).
     re_path(r"^.*$", json_not_found),

@@ -11,7 +11,6 @@ from drf_spectacular.extensions import (
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -299,6 +298,7 @@ class Pagination(LimitOffsetPagination):
 
 
 def auth_token_issue(*, user) -> str:
-    """The user's API token, created on first use (DRF's table, one token per user)."""
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    """The user's API token (core/tokens.py: the current one while it lasts, else a new one)."""
+    from .tokens import token_for
+
+    return token_for(user)

@@ -3,6 +3,7 @@
 import logging
 
 import redis
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
@@ -45,4 +46,17 @@ class ServiceUnavailableMiddleware:
             status=503,
         )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """`Permissions-Policy` on every response: the desk needs no camera, microphone, location,
+    payment or USB, so no page of it (or script injected into one) may ask for them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response

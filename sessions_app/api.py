@@ -3,7 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ from core.api import (
     throttle_or_raise,
 )
 from core.text import MAX_BODY, MAX_NAME
+from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
 from . import selectors
 from .access import Access, Act, Role, access_session

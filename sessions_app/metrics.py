@@ -276,8 +276,9 @@ def _allowed(request: HttpRequest) -> bool:
     if user is not None and user.is_authenticated and user.is_staff:
         return True
     if request.headers.get("Authorization", "").startswith("Token "):
-        from rest_framework.authentication import TokenAuthentication
         from rest_framework.exceptions import AuthenticationFailed
+
+        from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
         try:
             found = TokenAuthentication().authenticate(request)

@@ -20,7 +20,7 @@ CUSTOMER_PATH = "/ws/customer/"
 
 @database_sync_to_async
 def _user_for_header(value: bytes):
-    from rest_framework.authtoken.models import Token
+    from core.tokens import token_user
 
     try:
         scheme, key = value.decode("latin-1").split(None, 1)
@@ -28,10 +28,7 @@ def _user_for_header(value: bytes):
         return AnonymousUser()
     if scheme.lower() != "token" or not key.strip():
         return AnonymousUser()
-    token = Token.objects.select_related("user").filter(key=key.strip()).first()
-    if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+    return token_user(key.strip()) or AnonymousUser()
 
 
 class WebSocketAuth:

@@ -2,13 +2,14 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import IsStaff, Pagination, StrictSerializer, TextField, error_responses, parse
 from core.errors import NotFound
+from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
 from .actions import skill_group_create, skill_group_delete, skill_group_update
 from .models import MAX_OVERFLOW_AFTER

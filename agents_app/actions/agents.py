@@ -5,7 +5,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from core.errors import Conflict, Invalid, invalid_from
+from core.errors import Conflict, Invalid, NotFound, invalid_from
 from sessions_app.routing.drain import drain_after_commit
 from skills_app.models import DEFAULT_PRIORITY, SkillGroupMember
 from skills_app.selectors import default_group
@@ -110,3 +110,18 @@ def agent_update(
         if "max_sessions" in fields:
             drain_after_commit(agent_ids=[agent.pk])
     return agent
+
+
+def agent_set_password(*, agent_id: int, password: str) -> None:
+    """Staff give an agent a new password: the desk's validators apply, and the user's API
+    token ends with the old password (core/tokens.py, in the same save)."""
+    if not password or not isinstance(password, str):
+        raise Invalid("password is required.", field="password")
+    agent = Agent.objects.select_related("user").filter(pk=agent_id).first()
+    if agent is None:
+        raise NotFound("No such agent.")
+    with transaction.atomic():
+        user = agent.user
+        _validate_password(password, user, agent.display_name)
+        user.set_password(password)
+        user.save(update_fields=["password"])
