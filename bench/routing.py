@@ -76,6 +76,11 @@ os.environ.update(
     REDIS_URL=args.redis_url,
     REDIS_PREFIX=f"ccroute{uuid.uuid4().hex[:6]}",
     LOG_LEVEL="WARNING",
+    # As in production (and bench/topology.py): with DEBUG on, Django also formats and keeps
+    # every statement it runs, which costs more than some statements do.
+    DEBUG="0",
+    SECRET_KEY="bench-" + uuid.uuid4().hex * 2,
+    ALLOWED_HOSTS="localhost",
 )
 fresh_database(args.database_url)
 

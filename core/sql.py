@@ -5,6 +5,8 @@ did. These helpers send a written statement through Django's connection (so tran
 `on_commit` and the test database are Django's), and convert values the way the fields do.
 """
 
+import contextlib
+
 from django.db import connection
 from django.db.models import Model
 
@@ -26,6 +28,18 @@ def execute(sql: str, params=()) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def pipeline():
+    """Statements sent inside go out without waiting for each one's answer (psycopg's pipeline
+    mode): a run of writes costs one round trip, not one each. A statement whose rows are read
+    waits for everything sent before it. Only inside `transaction.atomic()`: an error surfaces
+    at the next read or at the end of the block, and rolls the whole transaction back. SQLite:
+    a plain block."""
+    if not is_postgres():
+        return contextlib.nullcontext()
+    connection.ensure_connection()
+    return connection.connection.pipeline()
 
 
 def marks(count: int) -> str:
@@ -59,14 +73,18 @@ def db_value(model: type[Model], name: str, value):
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
-def insert(objs: list[Model]) -> None:
+def insert(objs: list[Model], *, returning: bool = True) -> None:
     """INSERT model instances of one model in one statement, as `save(force_insert=True)`
-    would write them (field defaults and `auto_now_add` applied to the instances); an
-    automatic primary key is read back onto each instance."""
+    would write them (field defaults and `auto_now_add` applied to the instances). An
+    automatic primary key given on every instance is written; otherwise it is read back onto
+    each instance, unless `returning=False` (nothing to wait for: in a `pipeline()`, no round
+    trip)."""
     if not objs:
         return
     meta = objs[0]._meta
     auto = meta.pk if meta.pk.get_internal_type() in ("AutoField", "BigAutoField") else None
+    if auto is not None and all(obj.pk is not None for obj in objs):
+        auto = None  # ids given (allocated beforehand): written like any other column
     fields = [f for f in meta.concrete_fields if f is not auto]
     values = []
     for obj in objs:
@@ -77,7 +95,7 @@ def insert(objs: list[Model]) -> None:
         f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)}) "
         f"VALUES {', '.join([row] * len(objs))}"
     )
-    if auto is None:
+    if auto is None or not returning:
         execute(sql, values)
     else:
         returned = rows(sql + f" RETURNING {auto.column}", values)

@@ -52,7 +52,7 @@ def record(*events: Event) -> None:
     if not events:
         return
     rows = [event.row() for event in events if event.kind not in NOT_STORED]
-    sql.insert(rows)
+    sql.insert(rows, returning=False)  # nothing reads their ids: in a pipeline, no wait
     transaction.on_commit(lambda: _derive(events))
 
 

@@ -18,6 +18,7 @@ from ..events import Event
 from ..models import ChatSession, EventKind, Message, Sender, SessionState
 from ..routing import drain
 from ..routing.lock import LockedGroup, open_group
+from ..routing.pool import RoutingConflict
 
 MAX_ID = 2**31 - 1
 
@@ -59,6 +60,17 @@ def session_create(
     body = clean_body(message) if message not in (None, "") else None
     group_id = _group_id(skill_group)
     token = secrets.token_urlsafe(32)
+    # First with the pool read unlocked and only the chosen agent locked (the usual case: one
+    # row lock, not the whole pool's); if that agent was taken meanwhile, again, all locked.
+    try:
+        return _create(name, body, group_id, token, optimistic=True)
+    except RoutingConflict:
+        return _create(name, body, group_id, token, optimistic=False)
+
+
+def _create(
+    name: str, body: str | None, group_id: int | None, token: str, *, optimistic: bool
+) -> tuple[ChatSession, str]:
     try:
         with transaction.atomic():
             group = _open_group(group_id)
@@ -83,7 +95,8 @@ def session_create(
             # the line; when the group's lock is free, in this same transaction, deciding
             # the new row's state before it is written.
             if group.locked:
-                attempt = (group.generation, drain.pass_locked(group, newcomer=newcomer))
+                done = drain.pass_locked(group, newcomer=newcomer, optimistic=optimistic)
+                attempt = (group.generation, done)
             else:
                 attempt = None
                 drain.write_newcomer(newcomer)

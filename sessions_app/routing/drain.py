@@ -6,6 +6,7 @@ for it. Sessions of different groups route in parallel.
 """
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +34,13 @@ from .lock import (
     routing_wanted,
     try_lock_group,
 )
-from .pool import ASSIGNED_NOW, Pool, agents_missed
+from .pool import (
+    ASSIGNED_NOW,
+    Pool,
+    agents_missed,
+    confirm,
+    lock_chosen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +67,7 @@ def write_newcomer(newcomer: Newcomer) -> None:
     """Insert the new session (in the state routing left it) and its first message."""
     sql.insert([newcomer.session])
     if newcomer.message is not None:
-        sql.insert([newcomer.message])
+        sql.insert([newcomer.message], returning=False)  # its id is not needed
 
 
 def route_locked(
@@ -94,20 +101,36 @@ def route_locked(
             session.accepted_at = now
             recorded.append(Event(EventKind.SESSION_ASSIGNED, session, agent.pk))
         routed.append((session, agent))
-    if newcomer is not None:
-        write_newcomer(newcomer)
-    if routed:
-        new = newcomer.session if newcomer else None
-        _write_routed(routed, now, manual, cfg, recorded, inserted=new)
-    events.record(*recorded)
+    # Writes from here on, sent together: one round trip for all of them (and one before, to
+    # confirm the chosen agents of an unlocked pool and number the offers).
+    with sql.pipeline():
+        offer_ids = None
+        if pool.optimistic and routed:
+            adding = Counter(agent.pk for _, agent in routed)
+            lock_chosen(sorted(adding))
+            offers = len(routed) if manual else 0
+            offer_ids = confirm(adding, cfg.default_max_sessions, offers=offers)
+        if newcomer is not None:
+            write_newcomer(newcomer)
+        if routed:
+            new = newcomer.session if newcomer else None
+            _write_routed(routed, now, manual, cfg, recorded, inserted=new, offer_ids=offer_ids)
+        events.record(*recorded)
     return [session for session, _ in routed]
 
 
 def _write_routed(
-    routed: list, now: datetime, manual: bool, cfg, recorded: list, inserted=None
+    routed: list,
+    now: datetime,
+    manual: bool,
+    cfg,
+    recorded: list,
+    inserted=None,
+    offer_ids: list[int] | None = None,
 ) -> None:
     """The pass's writes in a fixed number of statements, however many sessions it routed.
-    `inserted`: a session just inserted as routed, which needs no update."""
+    `inserted`: a session just inserted as routed, which needs no update; `offer_ids`: ids
+    allocated for the offers (else they are read back from their insert)."""
     agent_table, session_table = Agent._meta.db_table, ChatSession._meta.db_table
     agent_ids = sorted({agent.pk for _, agent in routed})
     at = sql.db_value(ChatSession, "last_activity_at", now)
@@ -137,13 +160,14 @@ def _write_routed(
     timeout = cfg.accept_timeout_seconds
     offers = [
         Offer(
+            pk=offer_ids[n] if offer_ids else None,
             session=session,
             agent_id=agent.pk,
             created_at=now,
             expires_at=now + timedelta(seconds=timeout),
             timeout_seconds=timeout,
         )
-        for session, agent in routed
+        for n, (session, agent) in enumerate(routed)
     ]
     sql.insert(offers)
     for offer in offers:
@@ -213,19 +237,31 @@ def _overflowed_waiting(group_id: int) -> bool:
 
 
 def pass_locked(
-    locked: LockedGroup, *, now: datetime | None = None, newcomer: Newcomer | None = None
+    locked: LockedGroup,
+    *,
+    now: datetime | None = None,
+    newcomer: Newcomer | None = None,
+    optimistic: bool = False,
 ) -> Pass:
     """Route the group's queue, oldest first, into whatever room its pool has.
 
     `newcomer`: a session being created in the group (not yet written): it joins the end of
-    the line, and is written in the state routing gives it.
+    the line, and is written in the state routing gives it. `optimistic`: read the pool
+    without the agents' locks and confirm the chosen ones (pool.py); raises RoutingConflict
+    if one is gone, for the caller to roll back and pass again without it.
     """
     now = now or timezone.now()
     group_id = locked.pk
     overflow = locked.overflow_group_id
     if overflow is not None and not _overflowed_waiting(group_id):
         overflow = None  # no session of it may go there yet: leave that group's agents alone
-    pool = Pool.load(locked.cfg, group_id, group_name=locked.name, overflow_group_id=overflow)
+    pool = Pool.load(
+        locked.cfg,
+        group_id,
+        group_name=locked.name,
+        overflow_group_id=overflow,
+        optimistic=optimistic,
+    )
     home, total = pool.home_room(), pool.free_slots()
     if total == 0:
         route_locked([], pool, now, newcomer)  # no room: the newcomer waits, and why is said

@@ -7,6 +7,13 @@ the lock order) before it reads their loads, so an agent in several groups is ne
 twice by two routers: whoever locks it second reads the load the first one committed. Loads
 are then kept current in memory while one transaction routes several sessions.
 
+A new chat's router may instead read the pool without locks (`optimistic`): it then locks
+only the agents it chose, after choosing, and confirms in the same transaction that each is
+still online and has room for what it is about to write (`confirm`). If one
+is not (another router or a status change got there first), the transaction is rolled back and
+routed again with the whole pool locked. Either way, an agent's room is decided by whoever
+holds its row lock, on loads read after taking it.
+
 Eligibility (who may take a given session, and why each other agent may not) is decided here;
 which eligible agent wins is the strategy's.
 """
@@ -64,27 +71,73 @@ def _lock_sql(groups: list) -> str:
 
 def _members_sql(groups: list) -> str:
     """Every member of the groups, least recently assigned first: (agent id, group id,
-    priority, status, max_sessions, load, queued, overflowed); the load (standing offers plus
-    active sessions, as agents_app.selectors.agents_with_load counts it: change both) only for
+    priority, status, max_sessions, load, queued, overflowed); the load (`_load_sql`) only for
     online agents; the last two (the same on every row) count the first group's queue, and
     those in it past their overflow moment."""
     agent, member = Agent._meta.db_table, SkillGroupMember._meta.db_table
-    offer, session = Offer._meta.db_table, ChatSession._meta.db_table
+    session = ChatSession._meta.db_table
     queue = f"{session} q WHERE q.skill_group_id = %s AND q.state = '{SessionState.QUEUED}'"
     return f"""
         SELECT a.id, m.group_id, m.priority, a.status, a.max_sessions,
-            CASE WHEN a.status = %s THEN
-                (SELECT count(*) FROM {offer} o
-                 WHERE o.agent_id = a.id AND o.outcome = '{OfferOutcome.STANDING}')
-                + (SELECT count(*) FROM {session} s
-                   WHERE s.agent_id = a.id AND s.state = '{SessionState.ACTIVE}')
-            ELSE 0 END,
+            CASE WHEN a.status = %s THEN {_load_sql("a")} ELSE 0 END,
             (SELECT count(*) FROM {queue}),
             (SELECT count(*) FROM {queue} AND q.overflowed_at IS NOT NULL)
         FROM {member} m JOIN {agent} a ON a.id = m.agent_id
         WHERE m.group_id IN ({_in(groups)})
         ORDER BY a.last_assigned_at ASC NULLS FIRST, a.id
     """
+
+
+class RoutingConflict(Exception):
+    """An agent chosen from an unlocked read was taken or went away meanwhile: route again,
+    locked."""
+
+
+def _load_sql(agent_alias: str) -> str:
+    """An agent's load: its standing offers plus its active sessions (as
+    agents_app.selectors.agents_with_load counts it: change all three together)."""
+    offer, session = Offer._meta.db_table, ChatSession._meta.db_table
+    return f"""(SELECT count(*) FROM {offer} o
+                WHERE o.agent_id = {agent_alias}.id AND o.outcome = '{OfferOutcome.STANDING}')
+            + (SELECT count(*) FROM {session} s
+               WHERE s.agent_id = {agent_alias}.id AND s.state = '{SessionState.ACTIVE}')"""
+
+
+def lock_chosen(agent_ids: list[int]) -> None:
+    """Lock the chosen agents in id order (the last step of the lock order)."""
+    if agent_ids and connection.vendor == "postgresql":
+        agent = Agent._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {agent} WHERE id IN ({_in(agent_ids)}) "
+                "ORDER BY id FOR NO KEY UPDATE",
+                agent_ids,
+            )
+
+
+def confirm(adding: dict[int, int], default_capacity: int, *, offers: int = 0) -> list[int]:
+    """For a router that read the pool unlocked and has since locked its chosen agents: the
+    ids of `offers` new offers, allocated now (their rows then need no answer back), after
+    checking that each chosen agent is still online and has room for what it is `adding`
+    (agent id -> sessions). Read after the lock, so every commit before it is seen. Raises
+    RoutingConflict if one is not. PostgreSQL only (SQLite routers never run unlocked)."""
+    agent, offer = Agent._meta.db_table, Offer._meta.db_table
+    ids = sorted(adding)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT
+                ARRAY(SELECT a.id FROM {agent} a
+                      JOIN unnest(%s::bigint[], %s::int[]) AS adding(id, n) ON adding.id = a.id
+                      WHERE a.status <> %s
+                        OR {_load_sql("a")} + adding.n > COALESCE(a.max_sessions, %s)),
+                ARRAY(SELECT nextval(pg_get_serial_sequence('{offer}', 'id'))
+                      FROM generate_series(1, %s))""",
+            [ids, [adding[pk] for pk in ids], AgentStatus.ONLINE, default_capacity, offers],
+        )
+        taken, offer_ids = cursor.fetchone()
+    if taken:
+        raise RoutingConflict(taken)
+    return list(offer_ids)
 
 
 @dataclass
@@ -101,6 +154,8 @@ class Pool:
     # The group's queue as the loads were read: how many wait, and how many past overflow.
     queued: int = 0
     overflowed: int = 0
+    # Read without the agents' locks: the router locks and confirms the ones it chooses.
+    optimistic: bool = False
 
     @classmethod
     def load(
@@ -111,19 +166,23 @@ class Pool:
         group_name: str = "",
         overflow_group_id: int | None = None,
         lock: bool = True,
+        optimistic: bool = False,
     ) -> "Pool":
-        """Two statements: lock the online members (unless `lock=False`, for an audit), then
-        read every member with its load, and the length of the group's queue. Routing must
-        hold the group's lock."""
-        found = cls(cfg, group_id, group_name, overflow_group_id)
+        """Two statements: lock the online members, then read every member with its load, and
+        the length of the group's queue. Routing must hold the group's lock. Without the
+        agents' locks: `lock=False` for an audit, which routes nothing; `optimistic=True` for
+        a router that locks and confirms the agents it chooses (`confirm`; PostgreSQL only:
+        SQLite runs one writer at a time)."""
+        optimistic = optimistic and connection.vendor == "postgresql"
+        lock = lock and not optimistic
+        found = cls(cfg, group_id, group_name, overflow_group_id, optimistic=optimistic)
         groups = [group_id] + ([overflow_group_id] if overflow_group_id else [])
         locked = None
         with connection.cursor() as cursor:
             if lock and connection.vendor == "postgresql":
                 cursor.execute(_lock_sql(groups), [*groups, AgentStatus.ONLINE])
                 locked = {row[0] for row in cursor.fetchall()}
-            params = [AgentStatus.ONLINE, group_id, group_id, *groups]
-            cursor.execute(_members_sql(groups), params)
+            cursor.execute(_members_sql(groups), [AgentStatus.ONLINE, group_id, group_id, *groups])
             rows = cursor.fetchall()
         default = cfg.default_max_sessions
         by_pk: dict[int, Candidate] = {}
