@@ -107,7 +107,8 @@ def service_settings(db):
     from agents_app.models import ServiceSettings
 
     ServiceSettings.objects.filter(pk=1).delete()
-    return ServiceSettings.objects.create(pk=1)
+    # A live worker or daphne may make the row again meanwhile (with the same defaults).
+    return ServiceSettings.objects.get_or_create(pk=1)[0]
 
 
 @pytest.fixture
