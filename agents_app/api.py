@@ -1,6 +1,6 @@
 """REST views for API tokens, the service settings and agents; every change calls a service."""
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -22,6 +22,7 @@ from core.api import (
 from core.errors import Invalid, NotFound
 from core.logins import lockout_response
 from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
+from core.tokens import revoke
 
 from .actions.agents import agent_create, agent_set_password, agent_update
 from .actions.settings import SETTINGS_FIELDS, service_settings_get, service_settings_update
@@ -83,10 +84,6 @@ class LogoutView(APIView):
         tags=["auth"],
     )
     def post(self, request):
-        from django.contrib.auth import logout
-
-        from core.tokens import revoke
-
         revoke(request.user)
         logout(request)
         return Response(status=204)

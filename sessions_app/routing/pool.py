@@ -9,10 +9,10 @@ are then kept current in memory while one transaction routes several sessions.
 
 A new chat's router may instead read the pool without locks (`optimistic`): it then locks
 only the agents it chose, after choosing, and confirms in the same transaction that each is
-still online and has room for what it is about to write (`confirm`). If one
-is not (another router or a status change got there first), the transaction is rolled back and
-routed again with the whole pool locked. Either way, an agent's room is decided by whoever
-holds its row lock, on loads read after taking it.
+still online and has room for what it is about to write (`confirm`). If one is not (another
+router or a status change got there first), the transaction is rolled back and routed again
+with the whole pool locked. Either way, an agent's room is decided by whoever holds its row
+lock, on loads read after taking it.
 
 Eligibility (who may take a given session, and why each other agent may not) is decided here;
 which eligible agent wins is the strategy's.
@@ -95,7 +95,7 @@ class RoutingConflict(Exception):
 
 def _load_sql(agent_alias: str) -> str:
     """An agent's load: its standing offers plus its active sessions (as
-    agents_app.selectors.agents_with_load counts it: change all three together)."""
+    agents_app.selectors.agents_with_load counts it: change both)."""
     offer, session = Offer._meta.db_table, ChatSession._meta.db_table
     return f"""(SELECT count(*) FROM {offer} o
                 WHERE o.agent_id = {agent_alias}.id AND o.outcome = '{OfferOutcome.STANDING}')
