@@ -21,5 +21,5 @@ def choose(pool: Pool, session: ChatSession, missed: set[int]) -> tuple[Candidat
     if not eligible:
         return None, decision
     chosen = min(eligible, key=rank)
-    chosen.load += 1
+    chosen.take()
     return chosen, decision
