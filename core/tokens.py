@@ -60,9 +60,12 @@ class ExpiringTokenAuthentication(TokenAuthentication):
 
 
 @receiver(pre_save, sender=get_user_model())
-def _password_changed(sender, instance, raw=False, **kwargs):
-    """A new password ends the old token (in the same transaction as the save)."""
+def _password_changed(sender, instance, raw=False, update_fields=None, **kwargs):
+    """A new password ends the old token (in the same transaction as the save). A save of
+    other fields alone (every login saves `last_login`) costs no look at the stored one."""
     if raw or instance.pk is None:
+        return
+    if update_fields is not None and "password" not in update_fields:
         return
     stored = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
     if stored is not None and stored != instance.password:
