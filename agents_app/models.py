@@ -104,7 +104,7 @@ class Agent(models.Model):
     )
     display_name = models.CharField(max_length=100, blank=True)
     status = models.CharField(
-        max_length=10, choices=AgentStatus.choices, default=AgentStatus.OFFLINE, db_index=True
+        max_length=10, choices=AgentStatus.choices, default=AgentStatus.OFFLINE
     )
     max_sessions = models.PositiveIntegerField(
         null=True,
@@ -123,6 +123,8 @@ class Agent(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        # One plain index (db_index on a CharField adds a second, for LIKE, never used here).
+        indexes = [models.Index(fields=["status"], name="agent_status")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(max_sessions__isnull=True)

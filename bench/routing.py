@@ -17,6 +17,7 @@ hour). Prints, in one run:
 """
 
 import argparse
+import cProfile
 import json
 import os
 import sys
@@ -47,6 +48,11 @@ def parse_args() -> argparse.Namespace:
         "--statements", action="store_true", help="also print database time per statement"
     )
     parser.add_argument("--json", dest="json_path", help="also write the figures to this file")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cProfile the create calls of the first scenario into FILE (pstats format)",
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -231,13 +237,20 @@ class StatementTimes:
             print(f"  {spent / self.calls * 1000:6.2f} ms  {key}")
 
 
-def interleaved(groups: list[SkillGroup], count: int, times: StatementTimes | None = None):
+def interleaved(
+    groups: list[SkillGroup], count: int, times: StatementTimes | None = None, profiler=None
+):
     """Create calls and yardstick transactions, one after the other, `count` of each."""
     create, yardstick = [], []
     for n in range(count):
         group = groups[n % len(groups)]
         started = time.perf_counter()
-        if times is None:
+        if profiler is not None:
+            with profiler:
+                session, _ = session_create(
+                    customer_name="Bench", message="Hi", skill_group=group.pk
+                )
+        elif times is None:
             session, _ = session_create(customer_name="Bench", message="Hi", skill_group=group.pk)
         else:
             with connection.execute_wrapper(times):
@@ -320,7 +333,10 @@ def main() -> None:
     interleaved(small, 50)  # warm-up: connections, caches, the first queries
     end_all()
     times = StatementTimes() if args.statements else None
-    one = interleaved(small, args.sessions, times)
+    profiler = cProfile.Profile() if args.profile else None
+    one = interleaved(small, args.sessions, times, profiler)
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
     if times:
         times.report("100 agents, 1 group")
     end_all()

@@ -73,6 +73,17 @@ def db_value(model: type[Model], name: str, value):
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
+def insert_values(model: type[Model], columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT rows of values, already as the database stores them, in one statement (the
+    columns not named take their database defaults)."""
+    row = f"({marks(len(columns))})"
+    execute(
+        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
+        f"VALUES {', '.join([row] * len(rows))}",
+        [value for values in rows for value in values],
+    )
+
+
 def insert(objs: list[Model], *, returning: bool = True) -> None:
     """INSERT model instances of one model in one statement, as `save(force_insert=True)`
     would write them (field defaults and `auto_now_add` applied to the instances). An

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from agents_app.models import Agent
 from agents_app.selectors import agent_dict
@@ -41,18 +42,31 @@ class Event:
     first_message: str | None = None  # an offered session's opening line, for the prompt bar
     notice: str | None = None  # the idle-end reminder shown with the end
 
-    def row(self) -> SessionEvent:
-        return SessionEvent(
-            session=self.session, kind=self.kind, agent_id=self.agent_id, data=self.data
-        )
+
+_EVENT_COLUMNS = ("session_id", "kind", "agent_id", "data", "created_at")
 
 
 def record(*events: Event) -> None:
     """Write the events' audit rows now; derive timers, pushes and log lines after commit."""
     if not events:
         return
-    rows = [event.row() for event in events if event.kind not in NOT_STORED]
-    sql.insert(rows, returning=False)  # nothing reads their ids: in a pipeline, no wait
+    stored = [event for event in events if event.kind not in NOT_STORED]
+    if stored:
+        # Plain values, not SessionEvent instances: three or more on every create and offer.
+        # Nothing reads their ids back: in a pipeline, no wait.
+        at = sql.db_value(SessionEvent, "created_at", timezone.now())
+        data = SessionEvent._meta.get_field("data")
+        rows = [
+            (
+                None if e.session is None else sql.db_value(ChatSession, "id", e.session.pk),
+                str(e.kind),
+                e.agent_id,
+                data.get_db_prep_save(e.data, connection),
+                at,
+            )
+            for e in stored
+        ]
+        sql.insert_values(SessionEvent, _EVENT_COLUMNS, rows)
     transaction.on_commit(lambda: _derive(events))
 
 

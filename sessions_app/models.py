@@ -37,6 +37,7 @@ class ChatSession(models.Model):
         on_delete=models.PROTECT,
         related_name="sessions",
         help_text="The agent serving it (active) or who served it (ended).",
+        db_index=False,  # session_agent_state leads with it: a second index only costs writes
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -50,6 +51,7 @@ class ChatSession(models.Model):
         on_delete=models.SET_NULL,
         related_name="sessions",
         help_text="The group it is routed in (set at creation; empty once that group is gone).",
+        db_index=False,  # session_group_state_created leads with it
     )
     # Overflow: from this moment its group's overflow group may take it too (copied from the
     # group at creation, as every timer is); `overflowed_at` once that applied.
@@ -135,7 +137,10 @@ class Offer(models.Model):
     """A time-limited proposal of a session to one agent (manual mode). Standing = no outcome."""
 
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="offers")
-    agent = models.ForeignKey("agents_app.Agent", on_delete=models.PROTECT, related_name="offers")
+    # Not indexed alone: offer_agent_outcome leads with it.
+    agent = models.ForeignKey(
+        "agents_app.Agent", on_delete=models.PROTECT, related_name="offers", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     timeout_seconds = models.PositiveIntegerField()
@@ -187,7 +192,10 @@ class Sender(models.TextChoices):
 
 
 class Message(models.Model):
-    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
+    # Not indexed alone: message_session_created leads with it.
+    session = models.ForeignKey(
+        ChatSession, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     sender = models.CharField(max_length=10, choices=Sender.choices)
     body = models.TextField(max_length=4000)
     created_at = models.DateTimeField(auto_now_add=True)
