@@ -101,7 +101,7 @@ def route_locked(
             session.accepted_at = now
             recorded.append(Event(EventKind.SESSION_ASSIGNED, session, agent.pk))
         routed.append((session, agent))
-    # Writes from here on, sent together: one round trip for all of them (and one before, to
+    # Writes from here on, as one statement in one round trip (and one round trip before, to
     # confirm the chosen agents of an unlocked pool and number the offers).
     with sql.pipeline():
         offer_ids = None
@@ -110,12 +110,13 @@ def route_locked(
             lock_chosen(sorted(adding))
             offers = len(routed) if manual else 0
             offer_ids = confirm(adding, cfg.default_max_sessions, offers=offers)
-        if newcomer is not None:
-            write_newcomer(newcomer)
-        if routed:
-            new = newcomer.session if newcomer else None
-            _write_routed(routed, now, manual, cfg, recorded, inserted=new, offer_ids=offer_ids)
-        events.record(*recorded)
+        with sql.writes():  # one statement (core/sql.py)
+            if newcomer is not None:
+                write_newcomer(newcomer)
+            if routed:
+                new = newcomer.session if newcomer else None
+                _write_routed(routed, now, manual, cfg, recorded, inserted=new, offer_ids=offer_ids)
+            events.record(*recorded)
     return [session for session, _ in routed]
 
 
