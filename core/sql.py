@@ -44,7 +44,7 @@ def execute(sql: str, params=()) -> int:
 def writes() -> Iterator[None]:
     """The writes made inside through this module (`execute`, `insert`, `insert_values`) go
     to PostgreSQL as one statement when the block ends: each but the last in a WITH clause,
-    where every one runs once, to completion, in order of no importance. Each statement costs
+    where every one runs once, to completion, in an order PostgreSQL chooses. Each statement costs
     the client more than the database on the hot path; a routed create makes five writes.
 
     Only for writes that touch different rows and read nothing of each other's: the parts of
@@ -70,11 +70,10 @@ def _send_held() -> None:
         return
     _held.writes = None
     try:
-        *first, (last, last_params) = held
-        text = last
-        if first:
-            parts = ", ".join(f"w{n} AS ({statement})" for n, (statement, _) in enumerate(first))
-            text = f"WITH {parts} {last}"
+        text = held[-1][0]
+        if len(held) > 1:
+            parts = ", ".join(f"w{n} AS ({statement})" for n, (statement, _) in enumerate(held[:-1]))
+            text = f"WITH {parts} {text}"
         execute(text, [value for _, params in held for value in params])
     finally:
         _held.writes = []
