@@ -72,7 +72,9 @@ def _send_held() -> None:
     try:
         text = held[-1][0]
         if len(held) > 1:
-            parts = ", ".join(f"w{n} AS ({statement})" for n, (statement, _) in enumerate(held[:-1]))
+            parts = ", ".join(
+                f"w{n} AS ({statement})" for n, (statement, _) in enumerate(held[:-1])
+            )
             text = f"WITH {parts} {text}"
         execute(text, [value for _, params in held for value in params])
     finally:
