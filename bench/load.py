@@ -4,8 +4,11 @@ Drives the desk only through the public contract (REST + WebSocket). It starts i
 (bench/topology.py: 2 daphne, 2 Celery workers, 1 beat, its own Redis and PostgreSQL), or is
 pointed at one with --urls/--redis-url/--database-url. It runs for --duration seconds, stops by
 itself, and prints: sessions created/s, messages/s, offer and message delivery latency
-p50/p95/p99 beside a bare channel-layer round trip measured in the same run, timer lateness,
-errors by kind, peak RSS of each daphne, and the result of check_invariants.
+p50/p95/p99 beside a bare channel-layer round trip measured in the same run from a separate,
+otherwise idle process (bench/rtt_probe.py) and from the load process itself, timer lateness,
+errors by kind, peak RSS and CPU of each process, the CPU seconds per chat, and the result of
+check_invariants. It prints the machine's speed figure first: a slow desk and a slow machine
+look alike in latencies alone.
 
     .venv/bin/python bench/load.py --duration 120 --rate 20 --agents 200
 """
@@ -16,8 +19,10 @@ import contextlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -31,6 +36,7 @@ from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.rtt_probe import read as read_probe  # noqa: E402
 from bench.topology import Topology  # noqa: E402
 
 
@@ -116,7 +122,8 @@ class Stats:
         self.offer_push: list[float] = []  # commit (published_at) -> session.offered received
         self.message_latency: list[float] = []  # message sent -> message.created received
         self.message_push: list[float] = []  # commit -> message.created received
-        self.channel_rtt: list[float] = []  # bare channel layer send -> receive
+        self.channel_rtt: list[float] = []  # bare channel layer send -> receive, from here
+        self.idle_rtt: list[float] = []  # the same from a separate, otherwise idle process
         # Every push split at the daphne's send (its frame's `ts`): where the time went.
         self.push_to_daphne: list[float] = []  # commit -> the consumer sends the frame
         self.daphne_to_client: list[float] = []  # the consumer sends it -> it arrives here
@@ -631,6 +638,7 @@ class Run:
                 raise
             self.agent_clients = clients
             rtt = asyncio.get_running_loop().create_task(self.channel_rtt())
+            idle = IdleProbe(self.redis_url)
             start = time.monotonic()
             cpu_before = self.cpu_probe()
             until = start + self.cfg.duration
@@ -638,6 +646,9 @@ class Run:
             self.side = side
             await self.arrivals(until)
             self.stats.window = (start, time.monotonic())
+            self.stats.idle_rtt, failed = idle.stop()
+            if failed:
+                self.stats.errors["idle_rtt_failed"] += failed
             cpu_after = self.cpu_probe()
             self.stats.cpu = {
                 name: used - cpu_before.get(name, 0.0) for name, used in cpu_after.items()
@@ -655,6 +666,33 @@ class Run:
                 sock_task.cancel()
             rtt.cancel()
             await asyncio.gather(*agent_tasks, rtt, return_exceptions=True)
+
+
+class IdleProbe:
+    """bench/rtt_probe.py in a process of its own, for the window of the load."""
+
+    def __init__(self, redis_url: str) -> None:
+        fd, name = tempfile.mkstemp(prefix="cc-idle-rtt-", suffix=".txt")
+        os.close(fd)
+        self.out = Path(name)
+        script = Path(__file__).resolve().parent / "rtt_probe.py"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), redis_url, str(self.out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> tuple[list[float], int]:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            return read_probe(str(self.out))
+        finally:
+            self.out.unlink(missing_ok=True)
 
 
 def timer_lateness(topo: Topology, since: float) -> dict[str, list[float]]:
@@ -736,6 +774,7 @@ def report(run: Run, topo: Topology, since: float) -> dict:
         "message_latency": stats.message_latency,
         "message_push": stats.message_push,
         "channel_rtt": stats.channel_rtt,
+        "idle_rtt": stats.idle_rtt,
         "push_to_daphne": stats.push_to_daphne,
         "daphne_to_client": stats.daphne_to_client,
         "timer_lateness": all_late,
@@ -747,6 +786,8 @@ def report(run: Run, topo: Topology, since: float) -> dict:
         "lost": sessions_not_found(topo, stats),
         "daphne_peak_rss_mb": daphne_rss,
         "cpu_percent": {name: 100 * used / seconds for name, used in stats.cpu.items()},
+        # Every process's CPU (the load client's included) over the chats created meanwhile.
+        "cpu_ms_per_chat": 1000 * sum(stats.cpu.values()) / max(stats.created, 1),
         "invariants_status": invariants_status,
         "invariants": invariants_text,
         "status": dict(stats.status),
@@ -769,7 +810,8 @@ def print_report(result: dict) -> None:
         ("message: commit -> other side", "message_push"),
         ("  push: commit -> daphne sends", "push_to_daphne"),
         ("  push: daphne sends -> client", "daphne_to_client"),
-        ("bare channel layer round trip", "channel_rtt"),
+        ("bare round trip, idle process", "idle_rtt"),
+        ("bare round trip, load process", "channel_rtt"),
         ("timer lateness (all timers)", "timer_lateness"),
     ]
     for label, key in rows:
@@ -781,11 +823,12 @@ def print_report(result: dict) -> None:
     for kind, values in result["timer_lateness_by_kind"].items():
         print(f"  {kind:30s} {ms(pct(values, 50))} {ms(pct(values, 95))} {ms(pct(values, 99))} "
               f"{len(values):7d}")  # fmt: skip
-    rtt99 = pct(result["channel_rtt"], 99)
     for label, key in (("offer", "offer_push"), ("message", "message_push")):
         p99 = pct(result[key], 99)
-        if rtt99 and p99:
-            print(f"{label} push p99 / channel-layer p99 = {p99 / rtt99:.1f}x (goal <= 3x)")
+        for name, rtt in (("idle process", "idle_rtt"), ("load process", "channel_rtt")):
+            rtt99 = pct(result.get(rtt, []), 99)
+            if rtt99 and p99:
+                print(f"{label} push p99 / bare p99 ({name}) = {p99 / rtt99:.1f}x (goal <= 3x)")
     print(f"5xx responses      {result['http_5xx']}")
     print(f"seq gaps seen      {result['gaps']}")
     print(f"sessions lost      {len(result['lost'])}  served twice {len(result['served_twice'])}")
@@ -797,6 +840,7 @@ def print_report(result: dict) -> None:
     if cpu:
         shares = ", ".join(f"{name} {share:.0f}" for name, share in sorted(cpu.items()))
         print(f"CPU % of one core  {shares} (total {sum(cpu.values()):.0f} of {os.cpu_count()}00)")
+        print(f"CPU per chat     {result['cpu_ms_per_chat']:.1f} ms (all processes, this included)")
     print(f"check_invariants   exit {result['invariants_status']}: {result['invariants']}")
     if "python_speed_ms" in result:
         speed = result["python_speed_ms"]
@@ -952,7 +996,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.seed is not None:
         random.seed(args.seed)
-    speed = python_speed_ms()  # before anything else runs
+    speed = python_speed_ms()  # before anything else runs, and said first
+    print(f"machine speed      {speed:.1f} ms for a 1e6-step Python loop (lower is faster)")
     cfg = Config(
         duration=args.duration,
         rate=args.rate,
