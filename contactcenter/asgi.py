@@ -16,6 +16,7 @@ django_asgi_app = PooledThreadASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from contactcenter.overload import WatchOverload  # noqa: E402
 from core.bodylimit import BodyLimit  # noqa: E402
 from core.origin import OriginValidator  # noqa: E402
 from sessions_app.ws_auth import WebSocketAuth  # noqa: E402
@@ -23,12 +24,16 @@ from sessions_app.ws_urls import websocket_urlpatterns  # noqa: E402
 
 # daphne has no static file serving of its own: the workspace's JS, CSS and ringtone come from
 # WhiteNoise in Django's middleware, with their headers (a front proxy may serve STATIC_ROOT).
-application = ProtocolTypeRouter(
-    {
-        "http": BodyLimit(django_asgi_app),
-        # The whole origin checked (core/origin.py); then a token, or the session cookie.
-        "websocket": OriginValidator(WebSocketAuth(URLRouter(websocket_urlpatterns))),
-    }
+# Outermost, the overload watch (contactcenter/overload.py): each connection's arrival stamped,
+# this process's event loop timed.
+application = WatchOverload(
+    ProtocolTypeRouter(
+        {
+            "http": BodyLimit(django_asgi_app),
+            # The whole origin checked (core/origin.py); then a token, or the session cookie.
+            "websocket": OriginValidator(WebSocketAuth(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )
 
 # Everything loaded so far lives as long as the process: keep it out of the collector's scans,

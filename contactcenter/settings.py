@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: how long the request waited before Django started on it (/metrics).
+    "contactcenter.overload.RequestQueueMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from daphne itself (app and package static via the finders), so the API
     # docs and the pages work without a separate file server or a collectstatic step.
@@ -263,6 +265,9 @@ TIMER_SWEEP_SECONDS = float(os.environ.get("TIMER_SWEEP_SECONDS", "2"))
 TIMER_TICK_MS = int(os.environ.get("TIMER_TICK_MS", "50"))
 # The GIL switch interval of daphne processes (contactcenter/asgi.py); 0 keeps Python's 5 ms.
 ASGI_SWITCH_INTERVAL_MS = float(os.environ.get("ASGI_SWITCH_INTERVAL_MS", "1"))
+# How often each web process checks how late its event loop runs (/metrics:
+# cc_event_loop_lag_seconds); 0 turns the check off.
+LOOP_LAG_INTERVAL_SECONDS = float(os.environ.get("LOOP_LAG_INTERVAL_SECONDS", "0.25"))
 CELERY_BEAT_SCHEDULE = {
     "timers-sweep": {
         "task": "sessions_app.tasks.timers_sweep_task",

@@ -23,6 +23,7 @@ from django.utils import timezone
 log = logging.getLogger(__name__)
 
 PUSH_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+OVERLOAD_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 TIMER_LATENESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 TIMER_KINDS = {"offer.expired": "offer_expiry", "session.idle_timeout": "idle_end"}
 FLUSH_SECONDS = 1.0
@@ -95,16 +96,31 @@ def _rec() -> _Recorder:
     return _recorder
 
 
-def observe_push_latency(seconds: float) -> None:
-    """Time from an event's commit (`published_at`) to its hand-over to a socket or Redis."""
+def _observe(name: str, seconds: float, buckets: tuple) -> None:
+    """One observation of a histogram shared by every process (see `_shared_histogram`)."""
     rec = _rec()
-    for bound in PUSH_LATENCY_BUCKETS:
+    for bound in buckets:
         if seconds <= bound:
-            rec.add(f"push_latency_le_{bound}", 1)
+            rec.add(f"{name}_le_{bound}", 1)
             break
     else:
-        rec.add("push_latency_le_inf", 1)
-    rec.add("push_latency_sum", seconds)
+        rec.add(f"{name}_le_inf", 1)
+    rec.add(f"{name}_sum", seconds)
+
+
+def observe_push_latency(seconds: float) -> None:
+    """Time from an event's commit (`published_at`) to its hand-over to a socket or Redis."""
+    _observe("push_latency", seconds, PUSH_LATENCY_BUCKETS)
+
+
+def observe_loop_lag(seconds: float) -> None:
+    """How late a web process's event loop ran a callback it had scheduled (core/overload.py)."""
+    _observe("event_loop_lag", seconds, OVERLOAD_BUCKETS)
+
+
+def observe_request_queue(seconds: float) -> None:
+    """From a request's hand-over to the ASGI app to the start of its Django middleware."""
+    _observe("request_queue", seconds, OVERLOAD_BUCKETS)
 
 
 def observe_push_frame(frame: dict) -> None:
@@ -163,6 +179,17 @@ def _timer_lateness() -> dict[str, tuple[list[int], int, float]]:
         buckets = [row[f"b{i}"] for i in range(len(TIMER_LATENESS_BUCKETS))]
         found[TIMER_KINDS[row["kind"]]] = (buckets, row["n"], (row["total"] or 0.0) / 1000)
     return found
+
+
+def _shared_histogram(shared: dict, name: str, buckets: tuple) -> tuple[list, float]:
+    """Cumulative (bound, count) pairs and the sum of a histogram `_observe` recorded."""
+    cumulative, pairs = 0.0, []
+    for bound in buckets:
+        cumulative += shared.get(f"{name}_le_{bound}", 0.0)
+        pairs.append((str(bound), cumulative))
+    cumulative += shared.get(f"{name}_le_inf", 0.0)
+    pairs.append(("+Inf", cumulative))
+    return pairs, shared.get(f"{name}_sum", 0.0)
 
 
 class DeskCollector:
@@ -246,18 +273,27 @@ class DeskCollector:
         yield lateness
 
         shared = _shared()
-        cumulative, pairs = 0.0, []
-        for bound in PUSH_LATENCY_BUCKETS:
-            cumulative += shared.get(f"push_latency_le_{bound}", 0.0)
-            pairs.append((str(bound), cumulative))
-        cumulative += shared.get("push_latency_le_inf", 0.0)
-        pairs.append(("+Inf", cumulative))
-        push = HistogramMetricFamily(
-            "cc_push_latency_seconds",
-            "From the commit that caused a live event to its hand-over for delivery.",
-        )
-        push.add_metric([], pairs, shared.get("push_latency_sum", 0.0))
-        yield push
+        for name, buckets, help_text in (
+            (
+                "push_latency",
+                PUSH_LATENCY_BUCKETS,
+                "From the commit that caused a live event to its hand-over for delivery.",
+            ),
+            (
+                "event_loop_lag",
+                OVERLOAD_BUCKETS,
+                "How late the web processes' event loops ran what they had scheduled: past "
+                "the knee, this grows first.",
+            ),
+            (
+                "request_queue",
+                OVERLOAD_BUCKETS,
+                "From a request's hand-over to the web app to the start of its handling.",
+            ),
+        ):
+            histogram = HistogramMetricFamily(f"cc_{name}_seconds", help_text)
+            histogram.add_metric([], *_shared_histogram(shared, name, buckets))
+            yield histogram
         yield CounterMetricFamily(
             "cc_push_dropped", "Live events that could not be sent.", shared.get("push_dropped", 0)
         )
