@@ -26,7 +26,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -944,6 +944,61 @@ def run_load(cfg: Config, topo: Topology, during=None) -> dict:
     return result
 
 
+KNEE_CREATE_P99 = 0.5  # seconds: past this, a customer waits too long for the chat to open
+KNEE_TIMER_P99 = 0.25  # seconds: past this, offers and idle ends run noticeably late
+
+
+def find_knee(cfg: Config, topo: Topology, step: float, top: float) -> dict:
+    """Raise the rate by `step` from `cfg.rate`, one run of `cfg.duration` each on the same
+    topology, until the create p99 passes KNEE_CREATE_P99 or a timer p99 KNEE_TIMER_P99 (or an
+    invariant breaks, or a 5xx is answered). Prints a line per rate; returns the steps and the
+    last rate that held."""
+    print(
+        f"{'rate':>6s} {'created/s':>9s} {'msgs/s':>7s} {'create p99':>10s} {'timer p99':>9s} "
+        f"{'CPU of ' + str(os.cpu_count()) + '00':>10s} {'CPU/chat':>8s}  held"
+    )
+    steps, held_at, rate = [], None, cfg.rate
+    while rate <= top:
+        result = run_load(replace(cfg, rate=rate), topo)
+        create99 = pct(result["create_rtt"], 99) or 0.0
+        timer99 = pct(result["timer_lateness"], 99) or 0.0
+        held = (
+            create99 <= KNEE_CREATE_P99
+            and timer99 <= KNEE_TIMER_P99
+            and result["invariants_status"] == 0
+            and not result["http_5xx"]
+        )
+        cpu = sum(result["cpu_percent"].values())
+        print(
+            f"{rate:6.0f} {result['sessions_per_s']:9.1f} {result['messages_per_s']:7.1f} "
+            f"{create99 * 1000:8.0f} ms {timer99 * 1000:6.0f} ms {cpu:10.0f} "
+            f"{result['cpu_ms_per_chat']:5.1f} ms  {'yes' if held else 'no'}",
+            flush=True,
+        )
+        steps.append(
+            {
+                "rate": rate,
+                "sessions_per_s": result["sessions_per_s"],
+                "messages_per_s": result["messages_per_s"],
+                "create_p99_ms": create99 * 1000,
+                "timer_p99_ms": timer99 * 1000,
+                "cpu_percent": cpu,
+                "cpu_ms_per_chat": result["cpu_ms_per_chat"],
+                "held": held,
+            }
+        )
+        if not held:
+            break
+        held_at = rate
+        rate += step
+    print(
+        f"knee: the last rate that held was {held_at:.0f} chats/s"
+        if held_at is not None
+        else f"knee: below {cfg.rate:.0f} chats/s (the first rate did not hold)"
+    )
+    return {"steps": steps, "knee": held_at}
+
+
 def python_speed_ms() -> float:
     """A fixed pure-Python loop, best of 5, in ms: how fast this machine is today.
 
@@ -993,6 +1048,14 @@ def main() -> None:
     parser.add_argument("--json", default="", help="also write the figures to this file")
     parser.add_argument("--profile", action="store_true", help="py-spy a daphne and a worker")
     parser.add_argument("--seed", type=int, default=None, help="seed the load's random choices")
+    parser.add_argument(
+        "--find-knee",
+        action="store_true",
+        help="raise --rate by --knee-step (one --duration run each) until the create p99 passes "
+        "500 ms or a timer p99 250 ms; print the last rate that held",
+    )
+    parser.add_argument("--knee-step", type=float, default=10)
+    parser.add_argument("--knee-max", type=float, default=200)
     args = parser.parse_args()
     if args.seed is not None:
         random.seed(args.seed)
@@ -1007,6 +1070,21 @@ def main() -> None:
         accept_timeout=args.accept_timeout,
         profile=args.profile,
     )
+    if args.find_knee:
+        if args.urls:
+            knee = find_knee(
+                cfg,
+                Topology.attach(args.urls.split(","), args.redis_url, args.database_url),
+                args.knee_step,
+                args.knee_max,
+            )
+        else:
+            with Topology() as topo:
+                knee = find_knee(cfg, topo, args.knee_step, args.knee_max)
+        knee["python_speed_ms"] = speed
+        if args.json:
+            Path(args.json).write_text(json.dumps(knee))
+        sys.exit(0)
     if args.urls:
         topo = Topology.attach(args.urls.split(","), args.redis_url, args.database_url)
         result = run_load(cfg, topo)
