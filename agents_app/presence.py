@@ -12,7 +12,10 @@ than its last status change went online without a workspace, so the sweep leaves
 forgets its stale stamp; REST-only agents are therefore never set away by presence.
 """
 
+import asyncio
+import logging
 import time
+import weakref
 
 from django.conf import settings
 
@@ -22,16 +25,55 @@ from .actions.status import agent_set_status
 from .models import Agent, AgentStatus
 from .selectors import service_settings
 
+log = logging.getLogger(__name__)
+
 TOUCH_EVERY = 2.0  # seconds; a socket refreshes its stamp at most this often on busy traffic
+FLUSH_EVERY = 0.5  # seconds; a process writes the stamps it holds at most this much later
+
+# Stamps of this process's sockets not yet in Redis (agent id -> unix time), per event loop:
+# written together, one ZADD for all, by a task on that loop.
+_held: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def presence_key() -> str:
     return f"{settings.REDIS_PREFIX}:presence:agents"
 
 
-async def presence_touch(agent_id: int) -> None:
-    """Record a sign of life from one of the agent's workspaces (async: consumers)."""
-    await async_redis().zadd(presence_key(), {str(agent_id): time.time()})
+async def presence_touch(agent_id: int, *, now: bool = True) -> None:
+    """Record a sign of life from one of the agent's workspaces (async: consumers).
+
+    `now=False` (the workspace's routine traffic): held and written with every other stamp of
+    this process within FLUSH_EVERY, one command for all instead of one per socket every
+    TOUCH_EVERY. Connects, disconnects and status changes write at once: the sweep judges an
+    agent by them (module docstring), and a process that dies may lose only routine stamps,
+    half a second old at most (the workspace beats every third of the grace period).
+    """
+    stamp = time.time()
+    if now:
+        await async_redis().zadd(presence_key(), {str(agent_id): stamp})
+        return
+    loop = asyncio.get_running_loop()
+    _held.setdefault(loop, {})[str(agent_id)] = stamp
+    writer = _writers.get(loop)
+    if writer is None or writer.done():
+        _writers[loop] = loop.create_task(_write_held(loop))
+
+
+async def _write_held(loop: asyncio.AbstractEventLoop) -> None:
+    """Write the held stamps once per FLUSH_EVERY while there are any; then end."""
+    while True:
+        await asyncio.sleep(FLUSH_EVERY)
+        held = _held.pop(loop, None)
+        if not held:
+            return
+        try:
+            # GT: never move a stamp back (an immediate write may have been newer).
+            await async_redis().zadd(presence_key(), held, gt=True)
+        except Exception:  # noqa: BLE001 -- best effort, as every stamp: the next one follows
+            log.warning("presence stamps of %d agent(s) not written", len(held), exc_info=True)
 
 
 def _client():

@@ -298,7 +298,7 @@ class AgentConsumer(_NumberedConsumer):
             return
         self.touched_at = now
         try:
-            await presence.presence_touch(agent.pk)
+            await presence.presence_touch(agent.pk, now=force)
         except Exception:  # noqa: BLE001 -- presence is best effort; the socket matters more
             log.warning("presence stamp failed for agent %s", agent.pk, exc_info=True)
 

@@ -1,8 +1,10 @@
 """Presence: an agent whose every workspace is gone for the grace period is set away."""
 
+import asyncio
 import time
 
 import pytest
+import redis.asyncio as aioredis
 from rest_framework.authtoken.models import Token
 
 from agents_app import presence
@@ -105,3 +107,45 @@ def test_beat_sets_away_an_agent_whose_workspace_closed(
     connect_and_leave(agent)
     # grace (5 s) + the sweep's period (5 s) + slack
     wait_until(lambda: Agent.objects.get(pk=agent.pk).status == "away", timeout=20, interval=0.5)
+
+
+def test_routine_stamps_are_written_together_and_never_back(
+    service_settings, make_agent, monkeypatch
+):
+    # Every frame counts as a sign of life here (not one per TOUCH_EVERY)
+    monkeypatch.setattr(presence, "TOUCH_EVERY", 0.0)
+    agents = [make_agent() for _ in range(3)]
+    keys = [Token.objects.get_or_create(user=a.user)[0].key for a in agents]
+    commands = []
+    real_zadd = aioredis.Redis.zadd  # counted, and still sent to Redis
+
+    async def counting_zadd(self, name, mapping, *args, **kwargs):
+        commands.append(dict(mapping))
+        return await real_zadd(self, name, mapping, *args, **kwargs)
+
+    monkeypatch.setattr(aioredis.Redis, "zadd", counting_zadd)
+
+    async def scenario():
+        sockets = [Client("/ws/agent/", [(b"authorization", f"Token {k}".encode())]) for k in keys]
+        for ws in sockets:
+            await ws.connect()  # written at once: one command each
+        connected = {a.pk: presence.presence_last_seen(a.pk) for a in agents}
+        assert len(commands) == 3 and all(connected.values())
+        for _ in range(5):
+            for ws in sockets:
+                await ws.command({"type": "heartbeat"})
+        # Fifteen routine stamps: held, then written as one command for the three agents
+        await asyncio.sleep(presence.FLUSH_EVERY + 0.3)
+        assert len(commands) == 4 and set(commands[3]) == {str(a.pk) for a in agents}
+        for agent in agents:
+            assert presence.presence_last_seen(agent.pk) > connected[agent.pk]
+        # A routine stamp held while the workspace closes never moves the closing one back
+        await sockets[0].command({"type": "heartbeat"})
+        await sockets[0].close()
+        closed = presence.presence_last_seen(agents[0].pk)
+        await asyncio.sleep(presence.FLUSH_EVERY + 0.3)
+        assert presence.presence_last_seen(agents[0].pk) == closed
+        for ws in sockets[1:]:
+            await ws.close()
+
+    run(scenario())
