@@ -36,6 +36,7 @@ from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.rtt_probe import layer_class  # noqa: E402
 from bench.rtt_probe import read as read_probe  # noqa: E402
 from bench.topology import Topology  # noqa: E402
 
@@ -582,13 +583,10 @@ class Run:
     # --- the bare channel layer, as the yardstick --------------------------------------------
 
     async def channel_rtt(self) -> None:
-        # The same kind of layer the desk runs on (CHANNEL_LAYER, as in settings.py).
-        if os.environ.get("CHANNEL_LAYER", "pubsub") == "pubsub":
-            from channels_redis.pubsub import RedisPubSubChannelLayer as Layer
-        else:
-            from channels_redis.core import RedisChannelLayer as Layer
-
-        layer = Layer(hosts=[{"address": self.redis_url, "socket_timeout": 10}], prefix="ccrtt")
+        # The same kind of layer the desk runs on, as the idle process's probe uses.
+        layer = layer_class()(
+            hosts=[{"address": self.redis_url, "socket_timeout": 10}], prefix="ccrtt"
+        )
         channel = await layer.new_channel()
         while not self.stopping:
             start = time.perf_counter()
