@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.desk import fresh_database  # noqa: E402
+
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -75,17 +77,6 @@ def setup_env(args: argparse.Namespace) -> dict:
     )
     os.environ.update(env)
     return env
-
-
-def fresh_database(url: str) -> None:
-    """Drop and create the bench database, so no earlier run's agents or sessions take part."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:

@@ -65,15 +65,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def fresh_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
+from bench.desk import fresh_database, make_agents, make_groups  # noqa: E402
 
 args = parse_args()
 os.environ.update(
@@ -94,8 +86,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -105,33 +95,9 @@ from agents_app.models import Agent  # noqa: E402
 from sessions_app.actions.create import session_create  # noqa: E402
 from sessions_app.actions.end import session_end  # noqa: E402
 from sessions_app.models import ChatSession, SessionState  # noqa: E402
-from skills_app.models import SkillGroup, SkillGroupMember  # noqa: E402
+from skills_app.models import SkillGroup  # noqa: E402
 
 call_command("migrate", verbosity=0)
-
-
-def make_agents(count: int, prefix: str) -> list[Agent]:
-    """Online agents with room for every session of the run, made in bulk."""
-    User = get_user_model()
-    password = make_password("bench")
-    users = User.objects.bulk_create(
-        [User(username=f"{prefix}{i}", password=password) for i in range(count)]
-    )
-    return Agent.objects.bulk_create(
-        [Agent(user=u, display_name=u.username, status="online", max_sessions=100) for u in users]
-    )
-
-
-def make_groups(agents: list[Agent], count: int, prefix: str) -> list[SkillGroup]:
-    groups = SkillGroup.objects.bulk_create([SkillGroup(name=f"{prefix}{g}") for g in range(count)])
-    per = len(agents) // count
-    SkillGroupMember.objects.bulk_create(
-        [
-            SkillGroupMember(group=groups[i // per], agent=agent, priority=1 + i % 5)
-            for i, agent in enumerate(agents[: per * count])
-        ]
-    )
-    return groups
 
 
 YARDSTICK_SETUP = """

@@ -184,7 +184,8 @@ class SessionListView(APIView):
         sessions = selectors.sessions_visible_to(agent, staff=request.user.is_staff)
         if "state" in query:
             sessions = sessions.filter(state=query["state"])
-        sessions = sessions.select_related("agent__user").order_by("-created_at", "pk")
+        sessions = sessions.select_related("agent__user", "skill_group")
+        sessions = sessions.order_by("-created_at", "pk")
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(sessions, request, view=self)
         return paginator.get_paginated_response([selectors.session_dict(s) for s in page])

@@ -1,5 +1,6 @@
 """Reads of chat sessions shared by actions, the API, consumers and admin; their JSON shapes."""
 
+import time
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -7,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from agents_app.models import Agent
+from skills_app.models import SkillGroup
 
 from .models import ChatSession, Message, Offer, Sender, SessionState
 
@@ -73,7 +75,7 @@ def session_dict(
         "last_activity_at": iso(session.last_activity_at),
     }
     if session.agent_id is not None:
-        data["agent"] = {"id": str(session.agent_id), "display_name": session.agent.name}
+        data["agent"] = {"id": str(session.agent_id), "display_name": agent_name(session)}
     data["skill_group"] = group_ref(session)
     if session.state == SessionState.QUEUED:
         data["queue_position"] = position if position is not None else queue_position(session)
@@ -88,7 +90,43 @@ def group_ref(session: ChatSession) -> dict | None:
     """{"id", "name"} of the session's group (null once the group was deleted)."""
     if session.skill_group_id is None:
         return None
-    return {"id": str(session.skill_group_id), "name": session.skill_group.name}
+    if ChatSession.skill_group.is_cached(session):
+        name = session.skill_group.name
+    else:
+        name = _recent_name("group", session.skill_group_id)
+    return {"id": str(session.skill_group_id), "name": name}
+
+
+def agent_name(session: ChatSession) -> str:
+    """The serving agent's display name (the session must have an agent)."""
+    if ChatSession.agent.is_cached(session):
+        return session.agent.name
+    return _recent_name("agent", session.agent_id)
+
+
+# Names of groups and agents as pushes show them, read at most once per NAME_TTL_SECONDS per
+# process: every push of a session carried one or two queries for them (a chat's accept, each
+# of its messages and its end), for names that change a few times a year. A rename shows in
+# pushes within NAME_TTL_SECONDS; REST reads and snapshots read the name afresh.
+NAME_TTL_SECONDS = 5.0
+_NAMES_KEPT = 10_000
+_names: dict[tuple[str, int], tuple[float, str]] = {}
+
+
+def _recent_name(kind: str, pk: int) -> str:
+    now = time.monotonic()
+    found = _names.get((kind, pk))
+    if found is not None and now - found[0] < NAME_TTL_SECONDS:
+        return found[1]
+    if kind == "group":
+        name = SkillGroup.objects.filter(pk=pk).values_list("name", flat=True).first() or ""
+    else:
+        agent = Agent.objects.select_related("user").filter(pk=pk).first()
+        name = agent.name if agent is not None else ""
+    if len(_names) >= _NAMES_KEPT:
+        _names.clear()
+    _names[(kind, pk)] = (now, name)
+    return name
 
 
 def message_dict(message: Message) -> dict:

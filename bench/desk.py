@@ -1,0 +1,47 @@
+"""A desk for the in-process benches: a fresh database, agents and skill groups made in bulk.
+
+`fresh_database` runs before Django is set up; the others after (they import models then).
+"""
+
+
+def fresh_database(url: str) -> None:
+    """Drop and create the bench database, so no earlier run's agents or sessions take part."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def make_agents(count: int, prefix: str) -> list:
+    """Online agents with room for every session of the run, made in bulk."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    from agents_app.models import Agent
+
+    User = get_user_model()
+    password = make_password("bench")
+    users = User.objects.bulk_create(
+        [User(username=f"{prefix}{i}", password=password) for i in range(count)]
+    )
+    return Agent.objects.bulk_create(
+        [Agent(user=u, display_name=u.username, status="online", max_sessions=100) for u in users]
+    )
+
+
+def make_groups(agents: list, count: int, prefix: str) -> list:
+    """`count` groups sharing the agents out evenly, priorities 1 to 5 in turn."""
+    from skills_app.models import SkillGroup, SkillGroupMember
+
+    groups = SkillGroup.objects.bulk_create([SkillGroup(name=f"{prefix}{g}") for g in range(count)])
+    per = len(agents) // count
+    SkillGroupMember.objects.bulk_create(
+        [
+            SkillGroupMember(group=groups[i // per], agent=agent, priority=1 + i % 5)
+            for i, agent in enumerate(agents[: per * count])
+        ]
+    )
+    return groups
