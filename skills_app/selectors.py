@@ -1,7 +1,7 @@
 """Reads of skill groups and their members; the SkillGroup representation of the contract."""
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from sessions_app.models import ChatSession, SessionState
 
@@ -62,14 +62,18 @@ def public_groups() -> list[dict]:
 
 def groups_to_wake(*, agent_ids=(), group_ids=()) -> list[int]:
     """Groups whose routing may find work when these agents free room or these groups change:
-    the agents' groups and the given ones, and every group that overflows into any of them."""
-    direct = set(group_ids)
-    if agent_ids:
-        members = SkillGroupMember.objects.filter(agent_id__in=list(agent_ids))
-        direct |= set(members.values_list("group_id", flat=True))
-    if not direct:
+    of the agents' groups and the given ones, and every group that overflows into any of them,
+    those with a session waiting (one statement; a session queued after it is drained by
+    whoever queued it, as every queued session is)."""
+    agent_ids, group_ids = list(agent_ids), list(group_ids)
+    if not agent_ids and not group_ids:
         return []
-    found = SkillGroup.objects.filter(Q(pk__in=direct) | Q(overflow_group_id__in=direct))
+    touched = Q(pk__in=group_ids) | Q(overflow_group_id__in=group_ids)
+    if agent_ids:
+        theirs = SkillGroupMember.objects.filter(agent_id__in=agent_ids).values("group_id")
+        touched |= Q(pk__in=theirs) | Q(overflow_group_id__in=theirs)
+    waiting = ChatSession.objects.filter(skill_group=OuterRef("pk"), state=SessionState.QUEUED)
+    found = SkillGroup.objects.filter(touched).filter(Exists(waiting))
     return sorted(found.values_list("pk", flat=True))
 
 
