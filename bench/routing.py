@@ -23,7 +23,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,28 +64,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-from bench.desk import fresh_database, make_agents, make_groups  # noqa: E402
+from bench.desk import make_agents, make_groups, setup  # noqa: E402
 
 args = parse_args()
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="contactcenter.settings",
-    DATABASE_URL=args.database_url,
-    REDIS_URL=args.redis_url,
-    REDIS_PREFIX=f"ccroute{uuid.uuid4().hex[:6]}",
-    LOG_LEVEL="WARNING",
-    # As in production (and bench/topology.py): with DEBUG on, Django also formats and keeps
-    # every statement it runs, which costs more than some statements do.
-    DEBUG="0",
-    SECRET_KEY="bench-" + uuid.uuid4().hex * 2,
-    ALLOWED_HOSTS="localhost",
-)
-fresh_database(args.database_url)
+setup(args.database_url, args.redis_url, "ccroute")
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -96,9 +78,6 @@ from sessions_app.actions.create import session_create  # noqa: E402
 from sessions_app.actions.end import session_end  # noqa: E402
 from sessions_app.models import ChatSession, SessionState  # noqa: E402
 from skills_app.models import SkillGroup  # noqa: E402
-
-call_command("migrate", verbosity=0)
-
 
 YARDSTICK_SETUP = """
 CREATE TABLE IF NOT EXISTS bench_branches (bid int PRIMARY KEY, bbalance int);

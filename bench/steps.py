@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,27 +45,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+from bench.desk import make_agents, make_groups, setup  # noqa: E402
+
 args = parse_args()
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="contactcenter.settings",
-    DATABASE_URL=args.database_url,
-    REDIS_URL=args.redis_url,
-    REDIS_PREFIX=f"ccsteps{uuid.uuid4().hex[:6]}",
-    LOG_LEVEL="WARNING",
-    DEBUG="0",
-    SECRET_KEY="bench-" + uuid.uuid4().hex * 2,
-    ALLOWED_HOSTS="localhost",
-)
+setup(args.database_url, args.redis_url, "ccsteps")
 
-from bench.desk import fresh_database, make_agents, make_groups  # noqa: E402
-
-fresh_database(args.database_url)
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -78,8 +61,6 @@ from sessions_app.actions.end import session_end  # noqa: E402
 from sessions_app.actions.messages import message_send, session_idle_end  # noqa: E402
 from sessions_app.actions.offers import offer_accept  # noqa: E402
 from sessions_app.models import ChatSession, EndReason, Sender  # noqa: E402
-
-call_command("migrate", verbosity=0)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PROFILER = cProfile.Profile() if args.profile else None
