@@ -8,6 +8,21 @@ import os
 import uuid
 
 
+def add_store_arguments(parser, database: str, redis_db: int) -> None:
+    """--database-url and --redis-url, defaulting to a database and a Redis db of the bench's
+    own (BENCH_DATABASE_URL, BENCH_REDIS_URL override). The database is dropped and made again."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{database}"
+        ),
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}"),
+    )
+
+
 def setup(database_url: str, redis_url: str, prefix: str) -> None:
     """Django as in production, on a database made afresh (migrated) and a Redis prefix of
     this run's own."""

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.desk import fresh_database  # noqa: E402
+from bench.desk import add_store_arguments, fresh_database  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -51,15 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--probes", type=int, default=500)
     parser.add_argument("--burst", type=int, default=5000)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_push_bench"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-    )
+    add_store_arguments(parser, "cc_push_bench", 12)
     return parser.parse_args()
 
 

@@ -19,7 +19,6 @@ hour). Prints, in one run:
 import argparse
 import cProfile
 import json
-import os
 import sys
 import threading
 import time
@@ -52,19 +51,11 @@ def parse_args() -> argparse.Namespace:
         metavar="FILE",
         help="cProfile the create calls of the first scenario into FILE (pstats format)",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_routing_bench"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-    )
+    add_store_arguments(parser, "cc_routing_bench", 13)
     return parser.parse_args()
 
 
-from bench.desk import make_agents, make_groups, setup  # noqa: E402
+from bench.desk import add_store_arguments, make_agents, make_groups, setup  # noqa: E402
 
 args = parse_args()
 setup(args.database_url, args.redis_url, "ccroute")

@@ -33,19 +33,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=300, help="calls per step")
     parser.add_argument("--json", dest="json_path", help="also write the figures to this file")
     parser.add_argument("--profile", metavar="FILE", help="cProfile every step into FILE (pstats)")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_steps_bench"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-    )
+    add_store_arguments(parser, "cc_steps_bench", 13)
     return parser.parse_args()
 
 
-from bench.desk import make_agents, make_groups, setup  # noqa: E402
+from bench.desk import add_store_arguments, make_agents, make_groups, setup  # noqa: E402
 
 args = parse_args()
 setup(args.database_url, args.redis_url, "ccsteps")
