@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from agents_app.models import Agent, AgentStatus
+from core import sql
 from skills_app.models import SkillGroupMember
 
 from ..models import MISSED_OUTCOMES, ChatSession, Offer, OfferOutcome, SessionState
@@ -59,17 +60,13 @@ class Candidate:
 ASSIGNED_NOW = 1 << 30  # the rank of an agent assigned in this transaction: after all others
 
 
-def _in(values: list) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
 def _lock_sql(groups: list) -> str:
     # Driven from the groups' memberships: its cost is the pool's size, not the desk's. An
     # agent in both groups is listed twice; locking one's own lock again is free.
     agent, member = Agent._meta.db_table, SkillGroupMember._meta.db_table
     return f"""
         SELECT a.id FROM {member} m JOIN {agent} a ON a.id = m.agent_id
-        WHERE m.group_id IN ({_in(groups)}) AND a.status = %s
+        WHERE m.group_id IN ({sql.marks(len(groups))}) AND a.status = %s
         ORDER BY a.id FOR NO KEY UPDATE OF a
     """
 
@@ -88,7 +85,7 @@ def _members_sql(groups: list) -> str:
             (SELECT count(*) FROM {queue}),
             (SELECT count(*) FROM {queue} AND q.overflowed_at IS NOT NULL)
         FROM {member} m JOIN {agent} a ON a.id = m.agent_id
-        WHERE m.group_id IN ({_in(groups)})
+        WHERE m.group_id IN ({sql.marks(len(groups))})
         ORDER BY a.last_assigned_at ASC NULLS FIRST, a.id
     """
 
@@ -110,14 +107,12 @@ def _load_sql(agent_alias: str) -> str:
 
 def lock_chosen(agent_ids: list[int]) -> None:
     """Lock the chosen agents in id order (the last step of the lock order)."""
-    if agent_ids and connection.vendor == "postgresql":
-        agent = Agent._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {agent} WHERE id IN ({_in(agent_ids)}) "
-                "ORDER BY id FOR NO KEY UPDATE",
-                agent_ids,
-            )
+    if agent_ids and sql.is_postgres():
+        sql.rows(
+            f"SELECT id FROM {Agent._meta.db_table} WHERE id IN ({sql.marks(len(agent_ids))}) "
+            "ORDER BY id FOR NO KEY UPDATE",
+            agent_ids,
+        )
 
 
 def confirm(adding: dict[int, int], default_capacity: int, *, offers: int = 0) -> list[int]:
@@ -128,18 +123,16 @@ def confirm(adding: dict[int, int], default_capacity: int, *, offers: int = 0) -
     RoutingConflict if one is not. PostgreSQL only (SQLite routers never run unlocked)."""
     agent, offer = Agent._meta.db_table, Offer._meta.db_table
     ids = sorted(adding)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT
-                ARRAY(SELECT a.id FROM {agent} a
-                      JOIN unnest(%s::bigint[], %s::int[]) AS adding(id, n) ON adding.id = a.id
-                      WHERE a.status <> %s
-                        OR {_load_sql("a")} + adding.n > COALESCE(a.max_sessions, %s)),
-                ARRAY(SELECT nextval(pg_get_serial_sequence('{offer}', 'id'))
-                      FROM generate_series(1, %s))""",
-            [ids, [adding[pk] for pk in ids], AgentStatus.ONLINE, default_capacity, offers],
-        )
-        taken, offer_ids = cursor.fetchone()
+    taken, offer_ids = sql.one(
+        f"""SELECT
+            ARRAY(SELECT a.id FROM {agent} a
+                  JOIN unnest(%s::bigint[], %s::int[]) AS adding(id, n) ON adding.id = a.id
+                  WHERE a.status <> %s
+                    OR {_load_sql("a")} + adding.n > COALESCE(a.max_sessions, %s)),
+            ARRAY(SELECT nextval(pg_get_serial_sequence('{offer}', 'id'))
+                  FROM generate_series(1, %s))""",
+        [ids, [adding[pk] for pk in ids], AgentStatus.ONLINE, default_capacity, offers],
+    )
     if taken:
         raise RoutingConflict(taken)
     return list(offer_ids)
