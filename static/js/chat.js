@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, renderMessages } = window.CC;
+  const { LiveSocket, wsUrl, renderMessages, sendBox } = window.CC;
   const $ = (id) => document.getElementById(id);
   const KEY = "cc.chat";
   const REASONS = {
@@ -137,25 +137,17 @@
     }
   }
 
-  $("send").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const body = $("body").value;
-    if (!body.trim() || !socket) return;
-    socket
-      .command({ type: "message.send", body })
-      .then((ack) => {
-        $("body").value = "";
+  sendBox(
+    $("send"),
+    $("body"),
+    (body) =>
+      socket &&
+      socket.command({ type: "message.send", body }).then((ack) => {
         addMessage(ack.message);
         render();
-      })
-      .catch((err) => alert(err.detail || "Your message was not sent; try again."));
-  });
-  $("body").addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" && !ev.shiftKey) {
-      ev.preventDefault();
-      $("send").requestSubmit();
-    }
-  });
+      }),
+    (err) => alert(err.detail || "Your message was not sent; try again."),
+  );
 
   $("leave").addEventListener("click", () => {
     if (socket) socket.command({ type: "session.end" }).catch(() => {});

@@ -179,5 +179,29 @@
     list.scrollTop = list.scrollHeight;
   }
 
-  window.CC = { LiveSocket, wsUrl, el, timeOf, renderMessages };
+  // A send box: the text goes out as it is when the agent or customer presses Enter, and the
+  // box is emptied at that moment, so whatever is typed while the server answers stays. A send
+  // that fails puts its text back in front of what was typed since.
+  function sendBox(form, box, send, onError) {
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const text = box.value;
+      if (!text.trim()) return;
+      const sent = send(text);
+      if (!sent) return;
+      box.value = "";
+      sent.catch((err) => {
+        box.value = box.value ? `${text}\n${box.value}` : text;
+        onError(err);
+      });
+    });
+    box.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !ev.defaultPrevented) {
+        ev.preventDefault();
+        form.requestSubmit();
+      }
+    });
+  }
+
+  window.CC = { LiveSocket, wsUrl, el, timeOf, renderMessages, sendBox };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, el, renderMessages } = window.CC;
+  const { LiveSocket, wsUrl, el, renderMessages, sendBox } = window.CC;
   const $ = (id) => document.getElementById(id);
   const REASONS = {
     agent_ended: "You ended this chat.",
@@ -295,25 +295,18 @@
       });
   }
 
-  $("send").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const id = state.selected;
-    const body = $("body").value;
-    if (!id || !body.trim()) return;
-    socket
-      .command({ type: "message.send", session_id: id, body })
-      .then((ack) => {
-        $("body").value = "";
-        handle({ type: "message.created", message: ack.message });
-      })
-      .catch((err) => flash(err.detail || "Not sent."));
-  });
-  $("body").addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" && !ev.shiftKey) {
-      ev.preventDefault();
-      $("send").requestSubmit();
-    }
-  });
+  sendBox(
+    $("send"),
+    $("body"),
+    (body) => {
+      const id = state.selected;
+      if (!id) return null;
+      return socket
+        .command({ type: "message.send", session_id: id, body })
+        .then((ack) => handle({ type: "message.created", message: ack.message }));
+    },
+    (err) => flash(err.detail || "Not sent."),
+  );
 
   $("end-chat").addEventListener("click", () => {
     const id = state.selected;
