@@ -21,6 +21,7 @@ class ServiceSettingsAdmin(admin.ModelAdmin):
             {"fields": ["service_mode", "accept_timeout_seconds", "missed_offers_before_away"]},
         ),
         ("Idle end", {"fields": ["customer_idle_timeout_seconds", "idle_end_notice"]}),
+        ("Transfer", {"fields": ["transfer_notice"]}),
         ("Capacity and presence", {"fields": ["default_max_sessions", "presence_grace_seconds"]}),
     ]
 

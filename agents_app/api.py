@@ -111,6 +111,13 @@ class ServiceSettingsSerializer(StrictSerializer):
         max_value=3600,
         help_text="Extension: an online agent with no open workspace this long is set away.",
     )
+    transfer_notice = TextField(
+        min_length=0,
+        max_length=1000,
+        allow_blank=True,
+        help_text="Sent to the customer when a transfer is accepted; `{agent}` and `{customer}` "
+        "are filled in; empty: no message.",
+    )
 
 
 def settings_dict(cfg) -> dict:

@@ -12,6 +12,7 @@ from django.db import models
 DEFAULT_IDLE_END_NOTICE = (
     "This chat was closed because we did not hear back from you. Start a new chat any time."
 )
+DEFAULT_TRANSFER_NOTICE = "You are now chatting with {agent}."
 
 
 class ServiceMode(models.TextChoices):
@@ -59,6 +60,14 @@ class ServiceSettings(models.Model):
         default=60,
         validators=[MinValueValidator(5), MaxValueValidator(3600)],
         help_text="An online agent with no open workspace for this long is set away (5-3600 s).",
+    )
+    transfer_notice = models.TextField(
+        default=DEFAULT_TRANSFER_NOTICE,
+        blank=True,
+        max_length=1000,
+        validators=[MaxLengthValidator(1000)],
+        help_text="Sent to the customer when a transfer is accepted ({agent}, {customer} are "
+        "filled in; empty: no message).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

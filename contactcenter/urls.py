@@ -51,6 +51,11 @@ api_urlpatterns = [
         name="session-decline",
     ),
     path(
+        "sessions/<str:session_id>/transfer/",
+        sessions_api.SessionTransferView.as_view(),
+        name="session-transfer",
+    ),
+    path(
         "sessions/<str:session_id>/end/", sessions_api.SessionEndView.as_view(), name="session-end"
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -52,3 +52,22 @@ def clean_name(name: object, *, field: str = "customer_name") -> str:
     if len(text) > MAX_NAME:
         raise Invalid(f"{field} is at most {MAX_NAME} characters.", field=field)
     return text
+
+
+def clean_note(note: object, *, field: str = "note", limit: int = 500) -> str:
+    """A short optional note (a transfer's): a string of at most `limit` characters, trimmed;
+    None or blank is the empty note."""
+    if note is None:
+        return ""
+    text = _checked(note, field, field).strip()
+    if len(text) > limit:
+        raise Invalid(f"{field} is at most {limit} characters.", field=field)
+    return text
+
+
+def fill_in(template: str, **values: str) -> str:
+    """A notice with its `{name}` placeholders replaced; anything else in braces stays as
+    written (an admin's text is not a format string)."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template

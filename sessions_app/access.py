@@ -35,6 +35,7 @@ class Act(enum.Enum):
     ACCEPT = "accept"
     DECLINE = "decline"
     END = "end"
+    TRANSFER = "transfer"
 
 
 def hash_token(token: str) -> str:
@@ -100,6 +101,12 @@ _REFUSED = {
     ),
     (Role.CUSTOMER, Act.DECLINE): _refuse(
         Forbidden, "Customers cannot decline chats.", "not_an_agent"
+    ),
+    (Role.CUSTOMER, Act.TRANSFER): _refuse(
+        Forbidden, "Customers cannot transfer chats.", "not_an_agent"
+    ),
+    (Role.OFFERED, Act.TRANSFER): _refuse(
+        Conflict, "Accept the chat before transferring it.", "not_active"
     ),
 }
 

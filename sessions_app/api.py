@@ -32,6 +32,7 @@ from .actions.create import session_create
 from .actions.end import session_end
 from .actions.messages import message_send
 from .actions.offers import offer_accept, offer_decline
+from .actions.transfer import MAX_NOTE, session_transfer
 from .models import EndReason, Sender, SessionState
 
 # Order matters: a customer header wins over a browser's session cookie (no CSRF for customers),
@@ -315,6 +316,66 @@ class SessionDeclineView(APIView):
             raise PermissionDenied("You have no agent profile.", code="not_an_agent")
         session = offer_decline(session_id=found.session.pk, agent=found.agent)
         return Response(selectors.session_dict(session))
+
+
+class TransferRequestSerializer(StrictSerializer):
+    to_agent = serializers.CharField(required=False, help_text="An agent's id.")
+    to_group = serializers.CharField(required=False, help_text="A skill group's id.")
+    note = TextField(required=False, allow_blank=True, max_length=MAX_NOTE)
+
+    def validate(self, attrs):
+        if ("to_agent" in attrs) == ("to_group" in attrs):
+            raise serializers.ValidationError(
+                {"to_agent": "Give exactly one of to_agent and to_group."}
+            )
+        return attrs
+
+
+class TransferSerializer(serializers.Serializer):
+    """A standing transfer, as its sender sees it."""
+
+    offer_id = serializers.CharField()
+    session_id = serializers.CharField()
+    to_agent = SessionAgentSerializer()
+    note = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    countdown_seconds = serializers.IntegerField()
+
+
+class SessionTransferView(APIView):
+    """Hand an active chat to another agent or to a group: its agent, or staff for any chat."""
+
+    authentication_classes = SESSION_AUTH
+    permission_classes = [IsUserOrCustomer]
+
+    @extend_schema(
+        operation_id="sessions_transfer",
+        parameters=SESSION_PATH,
+        request=TransferRequestSerializer,
+        responses={
+            202: TransferSerializer,
+            **error_responses(400, 401, 403, 404),
+            409: OpenApiResponse(
+                error_responses(409)[409].response,
+                description="`transfer_pending` (one at a time), `agent_unavailable` (the agent "
+                "is not online or has no room), `no_agent_available` (nobody free in the group), "
+                "`not_active` or `session_ended`.",
+            ),
+        },
+        tags=["sessions"],
+    )
+    def post(self, request, session_id: str):
+        found = _access(request, session_id).require(Act.TRANSFER)
+        body = parse(TransferRequestSerializer, request.data)
+        offer = session_transfer(
+            session_id=found.session.pk,
+            to_agent=body.get("to_agent"),
+            to_group=body.get("to_group"),
+            note=body.get("note"),
+            by_agent=found.agent,
+            staff=found.role == Role.STAFF,
+        )
+        return Response(selectors.transfer_dict(offer), status=202)
 
 
 class SessionEndView(APIView):

@@ -32,7 +32,8 @@ from .access import Act, access_session, session_for_customer
 from .actions.end import session_end
 from .actions.messages import message_send
 from .actions.offers import offer_accept, offer_decline
-from .models import EndReason, Sender, SessionState
+from .actions.transfer import session_transfer
+from .models import EndReason, Sender
 
 log = logging.getLogger(__name__)
 
@@ -238,10 +239,17 @@ def _agent_snapshot(agent_id: int) -> dict:
     agent_data = agent_dict(agent)
     agent_data["capacity"] = agent_capacity(agent, cfg)
     sessions = []
-    for session in selectors.sessions_for_agent(agent):
-        data = selectors.session_dict(session)
-        if session.state == SessionState.OFFERED:
+    found = selectors.sessions_for_agent(agent)
+    standing = selectors.standing_offers_of([s.pk for s in found])
+    for session in found:
+        offer = standing.get(session.pk)
+        data = selectors.session_dict(session, offer=offer)
+        if offer is not None and offer.agent_id == agent.pk:
+            # Offered to this agent: a new chat, or a transfer of someone else's active one.
+            data["offer"] = {**selectors.offer_dict(offer), **selectors.countdown_dict(offer)}
             data["first_message"] = selectors.first_customer_message(session)
+        elif offer is not None and offer.is_transfer:
+            data["transfer"] = selectors.transfer_dict(offer)  # asked by this agent, pending
         sessions.append(data)
     return {
         "agent": agent_data,
@@ -264,6 +272,7 @@ class AgentConsumer(_NumberedConsumer):
     commands = {
         "session.accept": "cmd_accept",
         "session.decline": "cmd_decline",
+        "session.transfer": "cmd_transfer",
         "message.send": "cmd_message",
         "session.end": "cmd_end",
         "agent.status": "cmd_status",
@@ -313,6 +322,16 @@ class AgentConsumer(_NumberedConsumer):
             session_id=_session_id(frame), agent=self.agent
         )
         return {"session_id": str(session.pk)}
+
+    async def cmd_transfer(self, frame: dict) -> dict:
+        offer = await database_sync_to_async(session_transfer)(
+            session_id=_session_id(frame),
+            to_agent=frame.get("to_agent"),
+            to_group=frame.get("to_group"),
+            note=frame.get("note"),
+            by_agent=self.agent,
+        )
+        return {"transfer": selectors.transfer_dict(offer)}
 
     async def cmd_message(self, frame: dict) -> dict:
         message = await database_sync_to_async(message_send)(

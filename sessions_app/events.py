@@ -87,7 +87,7 @@ def _derive(events: Iterable[Event]) -> None:
 def _schedule_timers(events: Iterable[Event]) -> None:
     deadlines = []
     for event in events:
-        if event.kind == EventKind.OFFER_MADE:
+        if event.kind in (EventKind.OFFER_MADE, EventKind.TRANSFER_REQUESTED):
             deadlines.append(event.offer.expires_at)
         elif event.kind == EventKind.SESSION_CREATED and event.session.overflow_at is not None:
             deadlines.append(event.session.overflow_at)
@@ -126,11 +126,7 @@ def _offer_made(event: Event) -> list:
     session, offer = event.session, event.offer
     data = selectors.session_dict(session, offer=offer)
     to_agent = dict(data, first_message=event.first_message)
-    countdown = {
-        "id": str(offer.pk),
-        "expires_at": selectors.iso(offer.expires_at),
-        "countdown_seconds": offer.timeout_seconds,
-    }
+    countdown = selectors.countdown_dict(offer)
     return [
         (push.customer_group(session.pk), "session.updated", {"session": data}),
         (
@@ -164,6 +160,57 @@ def _offer_gone(event: Event) -> list:
     return [(push.agent_group(offer.agent_id), "session.offer_expired", payload)]
 
 
+def _transfer_requested(event: Event) -> list:
+    """The target's prompt bar (`offer.kind: transfer`); the first agent's pending state."""
+    session, offer = event.session, event.offer
+    to_target = dict(selectors.session_dict(session), first_message=event.first_message)
+    countdown = selectors.countdown_dict(offer)
+    frames = [
+        (
+            push.agent_group(offer.agent_id),
+            "session.offered",
+            {"session": to_target, "offer": countdown},
+        )
+    ]
+    if offer.from_agent_id is not None:
+        pending = {"session_id": str(session.pk), "transfer": selectors.transfer_dict(offer)}
+        frames.append((push.agent_group(offer.from_agent_id), "session.transfer_pending", pending))
+    return frames
+
+
+def _transfer_accepted(event: Event) -> list:
+    session, offer = event.session, event.offer
+    data = selectors.session_dict(session)
+    frames = [(push.agent_group(session.agent_id), "session.assigned", {"session": data})]
+    first = event.data.get("from_agent")
+    if first is not None:
+        moved = {
+            "session_id": str(session.pk),
+            "offer_id": str(offer.pk),
+            "to_agent": selectors.agent_ref(session.agent_id),
+        }
+        frames.append((push.agent_group(first), "session.transferred", moved))
+    frames.append((push.customer_group(session.pk), "session.updated", {"session": data}))
+    return frames
+
+
+def _transfer_failed(event: Event) -> list:
+    """The target's bar goes; the first agent hears why (expired, declined, unavailable)."""
+    offer, reason = event.offer, event.data["reason"]
+    sid = str(offer.session_id)
+    gone = {"session_id": sid, "offer_id": str(offer.pk), "reason": event.data["reason"]}
+    frames = [(push.agent_group(offer.agent_id), "session.offer_expired", gone)]
+    if offer.from_agent_id is not None:
+        failed = {
+            "session_id": sid,
+            "offer_id": str(offer.pk),
+            "reason": reason,
+            "to_agent": selectors.agent_ref(offer.agent_id),
+        }
+        frames.append((push.agent_group(offer.from_agent_id), "session.transfer_failed", failed))
+    return frames
+
+
 def _ended(event: Event) -> list:
     session, reason = event.session, event.session.end_reason
     ended = {"session_id": str(session.pk), "reason": reason}
@@ -171,7 +218,9 @@ def _ended(event: Event) -> list:
     if event.offer is not None:  # the standing offer, withdrawn by the end
         gone = dict(ended, offer_id=str(event.offer.pk), reason="session_ended")
         frames.append((push.agent_group(event.offer.agent_id), "session.offer_expired", gone))
-    elif session.agent_id is not None:
+    if session.agent_id is not None and (
+        event.offer is None or event.offer.agent_id != session.agent_id
+    ):
         frames.append((push.agent_group(session.agent_id), "session.ended", ended))
     customer = dict(ended, session=selectors.session_dict(session))
     if reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
@@ -210,6 +259,9 @@ _FRAMES = {
     EventKind.OFFER_EXPIRED: _offer_gone,
     EventKind.OFFER_WITHDRAWN: _offer_gone,
     EventKind.OFFER_DECLINED: _offer_gone,
+    EventKind.TRANSFER_REQUESTED: _transfer_requested,
+    EventKind.TRANSFER_ACCEPTED: _transfer_accepted,
+    EventKind.TRANSFER_FAILED: _transfer_failed,
     EventKind.SESSION_ENDED: _ended,
     EventKind.MESSAGE_CREATED: _message,
     EventKind.AGENT_STATUS_CHANGED: _agent_changed,

@@ -124,6 +124,11 @@ class OfferOutcome(models.TextChoices):
     DECLINED = "declined", "Declined"
 
 
+class OfferKind(models.TextChoices):
+    ROUTING = "routing", "Routing"  # a waiting session proposed to an agent
+    TRANSFER = "transfer", "Transfer"  # an active session, proposed by its agent or staff
+
+
 # Outcomes that count as "missed this session": routing offers it to someone else first.
 MISSED_OUTCOMES = (OfferOutcome.EXPIRED, OfferOutcome.DECLINED)
 
@@ -146,6 +151,13 @@ class Offer(models.Model):
     timeout_seconds = models.PositiveIntegerField()
     outcome = models.CharField(max_length=10, choices=OfferOutcome.choices, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # A transfer offer stands on an active session: its agent (`from_agent`) keeps serving it
+    # until the target accepts. Nothing moves if it expires or is declined.
+    kind = models.CharField(max_length=10, choices=OfferKind.choices, default=OfferKind.ROUTING)
+    from_agent = models.ForeignKey(
+        "agents_app.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True, max_length=500)
 
     objects = OfferQuerySet.as_manager()
 
@@ -184,6 +196,10 @@ class Offer(models.Model):
     def is_standing(self) -> bool:
         return self.outcome == OfferOutcome.STANDING
 
+    @property
+    def is_transfer(self) -> bool:
+        return self.kind == OfferKind.TRANSFER
+
 
 class Sender(models.TextChoices):
     CUSTOMER = "customer", "Customer"
@@ -219,6 +235,9 @@ class EventKind(models.TextChoices):
     OFFER_EXPIRED = "offer.expired", "Offer expired"
     OFFER_WITHDRAWN = "offer.withdrawn", "Offer withdrawn"
     OFFER_DECLINED = "offer.declined", "Offer declined"
+    TRANSFER_REQUESTED = "transfer.requested", "Transfer offered"
+    TRANSFER_ACCEPTED = "transfer.accepted", "Transfer accepted"
+    TRANSFER_FAILED = "transfer.failed", "Transfer expired, declined or withdrawn"
     SESSION_OVERFLOWED = "session.overflowed", "Overflow group became eligible"
     SESSION_ASSIGNED = "session.assigned", "Session assigned (auto)"
     SESSION_IDLE_TIMEOUT = "session.idle_timeout", "Customer idle timeout"

@@ -51,6 +51,47 @@ def standing_offer(session: ChatSession) -> Offer | None:
     return Offer.objects.standing().filter(session=session).first()
 
 
+def standing_offers_of(session_ids: list) -> dict:
+    """session id -> its standing offer, for the sessions that have one (one query)."""
+    if not session_ids:
+        return {}
+    offers = Offer.objects.standing().filter(session_id__in=session_ids)
+    return {offer.session_id: offer for offer in offers}
+
+
+def agent_ref(agent_id: int | None) -> dict | None:
+    """{"id", "display_name"} of an agent, as pushes show it (the name may be 5 s old)."""
+    if agent_id is None:
+        return None
+    return {"id": str(agent_id), "display_name": _recent_name("agent", agent_id)}
+
+
+def countdown_dict(offer: Offer) -> dict:
+    """An offer as its agent's prompt bar needs it: `session.offered`'s `offer`."""
+    data = {
+        "id": str(offer.pk),
+        "expires_at": iso(offer.expires_at),
+        "countdown_seconds": offer.timeout_seconds,
+        "kind": offer.kind,
+    }
+    if offer.is_transfer:
+        data["from_agent"] = agent_ref(offer.from_agent_id)
+        data["note"] = offer.note
+    return data
+
+
+def transfer_dict(offer: Offer) -> dict:
+    """A transfer as the agent who asked for it sees it while it stands."""
+    return {
+        "offer_id": str(offer.pk),
+        "session_id": str(offer.session_id),
+        "to_agent": agent_ref(offer.agent_id),
+        "note": offer.note,
+        "expires_at": iso(offer.expires_at),
+        "countdown_seconds": offer.timeout_seconds,
+    }
+
+
 def offer_dict(offer: Offer) -> dict:
     return {
         "id": str(offer.pk),

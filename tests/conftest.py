@@ -142,3 +142,17 @@ def make_session(db):
         return session_create(customer_name=name, message=message)
 
     return make
+
+
+@pytest.fixture
+def make_group(db):
+    """make_group("Billing", {agent: 1, other: 3}, overflow=group, after=60)."""
+    from skills_app.actions import skill_group_create
+
+    def make(name: str, members: dict | None = None, *, overflow=None, after=None, **fields):
+        members = [{"agent_id": a.pk, "priority": p} for a, p in (members or {}).items()]
+        if overflow is not None:
+            fields.update(overflow_group_id=overflow.pk, overflow_after_seconds=after)
+        return skill_group_create(name=name, members=members, **fields)
+
+    return make

@@ -17,6 +17,7 @@ SETTINGS_FIELDS = (
     "default_max_sessions",
     "missed_offers_before_away",
     "presence_grace_seconds",
+    "transfer_notice",
 )
 
 

@@ -39,9 +39,11 @@ def end_locked(
     notice: str | None = None,
     by_agent: Agent | None = None,
 ) -> None:
-    """End a locked session; a standing offer is withdrawn, the slot it held goes to the queue."""
+    """End a locked session; a standing offer (a routing offer, or a transfer offer on an
+    active chat) is withdrawn, the slots it and the chat held go to the queue."""
     previous = session.state
-    offer = lock_standing_offer(session) if previous == SessionState.OFFERED else None
+    waiting = (SessionState.OFFERED, SessionState.ACTIVE)
+    offer = lock_standing_offer(session) if previous in waiting else None
     if offer is not None:
         offer.outcome = OfferOutcome.WITHDRAWN
         offer.resolved_at = now
@@ -68,7 +70,7 @@ def end_locked(
         events.record(ended, *([moved] if session.skill_group_id else []))
         return
     events.record(ended)
-    # The slot it held goes to whoever waits where its agent serves.
-    holder = offer.agent_id if offer is not None else session.agent_id
-    if holder is not None:
-        drain_after_commit(agent_ids=[holder])
+    # The slots it held go to whoever waits where its agent (and an offer's target) serves.
+    holders = {a for a in (session.agent_id, offer and offer.agent_id) if a is not None}
+    if holders:
+        drain_after_commit(agent_ids=sorted(holders))

@@ -17,20 +17,25 @@ from ..events import Event
 from ..locks import lock_session, lock_standing_offer
 from ..models import ChatSession, EventKind, Offer, OfferOutcome, SessionState
 from ..routing.requeue import lock_overdue_offers, offers_resolve_locked, requeue_locked
+from .transfer import transfer_accept_locked
 
 
 def offer_accept(*, session_id: UUID | str, agent: Agent) -> ChatSession:
-    """The offered agent takes the session before the offer expires.
+    """The offered agent takes the session before the offer expires (a transfer's target:
+    the active session moves to it).
 
     An agent who was never offered the session gets NotFound (it is someone else's); one whose
     offer expired or was withdrawn gets a Conflict naming why.
     """
     with transaction.atomic():
         session = lock_session(session_id)
-        offer = lock_standing_offer(session) if session.state == SessionState.OFFERED else None
+        offer = _standing_for(session)
         now = timezone.now()
         if offer is None or offer.agent_id != agent.pk or now >= offer.expires_at:
             _refuse_accept(session, offer, agent)
+        if offer.is_transfer:
+            transfer_accept_locked(session, offer, agent, now)
+            return session
         offer.outcome = OfferOutcome.ACCEPTED
         offer.resolved_at = now
         offer.save(update_fields=["outcome", "resolved_at"])
@@ -48,10 +53,11 @@ def offer_accept(*, session_id: UUID | str, agent: Agent) -> ChatSession:
 def offer_decline(*, session_id: UUID | str, agent: Agent) -> ChatSession:
     """The offered agent says no: the offer ends (declined) at once and the session goes on to
     the next eligible agent, as after an expiry. The decliner is not offered it again while
-    anyone else is eligible; a decline does not count towards `missed_offers_before_away`."""
+    anyone else is eligible; a decline does not count towards `missed_offers_before_away`.
+    A declined transfer moves nothing: the chat stays with its agent, who hears why."""
     with transaction.atomic():
         session = lock_session(session_id)
-        offer = lock_standing_offer(session) if session.state == SessionState.OFFERED else None
+        offer = _standing_for(session)
         now = timezone.now()
         if offer is None or offer.agent_id != agent.pk or now >= offer.expires_at:
             _refuse_accept(session, offer, agent)
@@ -59,6 +65,14 @@ def offer_decline(*, session_id: UUID | str, agent: Agent) -> ChatSession:
         requeue_locked([(session, offer)])
     session.refresh_from_db()
     return session
+
+
+def _standing_for(session: ChatSession) -> Offer | None:
+    """The locked session's standing offer: a routing offer while it is offered, a transfer
+    offer while it is active."""
+    if session.state in (SessionState.OFFERED, SessionState.ACTIVE):
+        return lock_standing_offer(session)
+    return None
 
 
 def _refuse_accept(session: ChatSession, offer: Offer | None, agent: Agent) -> NoReturn:

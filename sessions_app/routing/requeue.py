@@ -1,5 +1,8 @@
 """Offers that end without an accept (expired, declined, withdrawn), and their sessions back in
-line: routed again at once where the group's lock is free, else by the drain after commit."""
+line: routed again at once where the group's lock is free, else by the drain after commit.
+
+A transfer offer that ends so moves nothing: its session is active with the agent who asked
+for the transfer, who hears why (`transfer.failed`); only the target's room is freed."""
 
 from datetime import datetime
 
@@ -18,16 +21,24 @@ _KINDS = {
     OfferOutcome.DECLINED: EventKind.OFFER_DECLINED,
     OfferOutcome.WITHDRAWN: EventKind.OFFER_WITHDRAWN,
 }
+# Why a transfer failed, as the first agent is told: withdrawn means its target left.
+TRANSFER_REASONS = {
+    OfferOutcome.EXPIRED: "expired",
+    OfferOutcome.DECLINED: "declined",
+    OfferOutcome.WITHDRAWN: "unavailable",
+}
 
 
 def lock_overdue_offers(
     now: datetime, *, exclude: set, limit: int = DRAIN_BATCH
 ) -> list[tuple[ChatSession, Offer]]:
-    """Sessions with an overdue standing offer, locked with SKIP LOCKED (never waiting)."""
+    """Sessions with an overdue standing offer, locked with SKIP LOCKED (never waiting): offered
+    ones, and active ones with a transfer offer."""
     overdue = Offer.objects.standing().filter(expires_at__lte=now).values("session_id")
+    waiting = [SessionState.OFFERED, SessionState.ACTIVE]
     sessions = list(
         ChatSession.objects.select_for_update(skip_locked=True)
-        .filter(state=SessionState.OFFERED, pk__in=overdue)
+        .filter(state__in=waiting, pk__in=overdue)
         .exclude(pk__in=exclude)
         .order_by("pk")[:limit]
     )
@@ -56,7 +67,11 @@ def offers_resolve_locked(
         data = {"offer_id": offer.pk}
         if outcome == OfferOutcome.EXPIRED:
             data["late_ms"] = round((now - offer.expires_at).total_seconds() * 1000, 1)
-        recorded.append(Event(_KINDS[outcome], session, offer.agent_id, data, offer=offer))
+        kind = _KINDS[outcome]
+        if offer.is_transfer:
+            kind, data["reason"] = EventKind.TRANSFER_FAILED, TRANSFER_REASONS[outcome]
+            data["from_agent"] = offer.from_agent_id
+        recorded.append(Event(kind, session, offer.agent_id, data, offer=offer))
     events.record(*recorded)
 
 
@@ -70,6 +85,13 @@ def requeue_locked(pairs: list[tuple[ChatSession, Offer]], *, route: bool = True
     stall everyone who wants those sessions. Whatever is not routed here is drained after the
     commit, in the groups of the sessions and of the agents whose room the offers freed.
     """
+    transfers = [offer.agent_id for _, offer in pairs if offer.is_transfer]
+    if transfers:
+        # Nothing to route: the sessions stay with their agents; the targets have room again.
+        drain_after_commit(agent_ids=transfers)
+        pairs = [(session, offer) for session, offer in pairs if not offer.is_transfer]
+        if not pairs:
+            return
     sessions = [session for session, _ in pairs]
     ChatSession.objects.filter(pk__in=[s.pk for s in sessions]).update(state=SessionState.QUEUED)
     for session in sessions:

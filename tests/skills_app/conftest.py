@@ -1,6 +1,4 @@
-"""Fixtures for skill-group tests: groups made through the actions, as staff make them."""
-
-import pytest
+"""Fixtures for skill-group tests (make_group is in tests/conftest.py, shared)."""
 
 from tests.sessions_app.conftest import (  # noqa: F401 -- fixtures
     Clock,
@@ -9,17 +7,3 @@ from tests.sessions_app.conftest import (  # noqa: F401 -- fixtures
     clock,
     manual,
 )
-
-
-@pytest.fixture
-def make_group(db):
-    """make_group("Billing", {agent: 1, other: 3}, overflow=group, after=60)."""
-    from skills_app.actions import skill_group_create
-
-    def make(name: str, members: dict | None = None, *, overflow=None, after=None, **fields):
-        members = [{"agent_id": a.pk, "priority": p} for a, p in (members or {}).items()]
-        if overflow is not None:
-            fields.update(overflow_group_id=overflow.pk, overflow_after_seconds=after)
-        return skill_group_create(name=name, members=members, **fields)
-
-    return make
