@@ -4,9 +4,9 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, 
 from django.db.models.functions import Coalesce
 
 from sessions_app.models import ChatSession, Offer, SessionState
-from skills_app.models import SkillGroupMember
+from skills_app.models import SkillGroup, SkillGroupMember
 
-from .models import Agent, ServiceSettings
+from .models import Agent, AgentStatus, ServiceSettings
 
 
 def service_settings() -> ServiceSettings:
@@ -90,3 +90,30 @@ def agent_for_user(user) -> Agent | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return Agent.objects.select_related("user").filter(user=user).first()
+
+
+def transfer_targets(agent: Agent) -> dict:
+    """Where an agent may transfer a chat: the other online agents with their load and
+    capacity, and every skill group with how many of its online members (this agent aside)
+    have room. A transfer to someone full is refused anyway; this is what the dialog shows."""
+    cfg = service_settings()
+    online = agents_with_load(Agent.objects.filter(status=AgentStatus.ONLINE)).exclude(pk=agent.pk)
+    agents, room = [], {}
+    for other in online.order_by("display_name", "pk"):
+        load, capacity = agent_load(other), agent_capacity(other, cfg)
+        room[other.pk] = load < capacity
+        agents.append(
+            {"id": str(other.pk), "display_name": other.name, "load": load, "capacity": capacity}
+        )
+    groups = []
+    for group in SkillGroup.objects.prefetch_related("members").order_by("name"):
+        members = [m.agent_id for m in group.members.all() if m.agent_id in room]
+        groups.append(
+            {
+                "id": str(group.pk),
+                "name": group.name,
+                "online": len(members),
+                "free": sum(1 for pk in members if room[pk]),
+            }
+        )
+    return {"agents": agents, "groups": groups}

@@ -20,7 +20,13 @@ from django.utils import timezone
 from agents_app import presence
 from agents_app.actions.status import agent_set_status
 from agents_app.models import Agent
-from agents_app.selectors import agent_capacity, agent_dict, agent_for_user, agents_with_load
+from agents_app.selectors import (
+    agent_capacity,
+    agent_dict,
+    agent_for_user,
+    agents_with_load,
+    transfer_targets,
+)
 from agents_app.selectors import service_settings as current_settings
 from core import jsonsafe
 from core.api import CustomerMessageThrottle
@@ -273,6 +279,7 @@ class AgentConsumer(_NumberedConsumer):
         "session.accept": "cmd_accept",
         "session.decline": "cmd_decline",
         "session.transfer": "cmd_transfer",
+        "transfer.targets": "cmd_transfer_targets",
         "message.send": "cmd_message",
         "session.end": "cmd_end",
         "agent.status": "cmd_status",
@@ -332,6 +339,9 @@ class AgentConsumer(_NumberedConsumer):
             by_agent=self.agent,
         )
         return {"transfer": selectors.transfer_dict(offer)}
+
+    async def cmd_transfer_targets(self, frame: dict) -> dict:
+        return await database_sync_to_async(transfer_targets)(self.agent)
 
     async def cmd_message(self, frame: dict) -> dict:
         message = await database_sync_to_async(message_send)(

@@ -11,6 +11,12 @@
     customer_idle_timeout: "Ended: the customer did not reply in time (idle timeout).",
     staff_ended: "A staff member ended this chat.",
   };
+  // Why a transfer this agent asked for did not happen, as `session.transfer_failed` says.
+  const TRANSFER_FAILED = {
+    declined: (who) => `${who} declined the transfer.`,
+    expired: (who) => `${who} did not accept the transfer in time.`,
+    unavailable: (who) => `${who} is no longer available: the transfer was cancelled.`,
+  };
 
   const REASON_TEXT = { missed_offers: "set away: offers went unanswered" };
   // A chat's group, unless the agent serves that one group alone (then it says nothing new).
@@ -52,7 +58,8 @@
     state.offers = new Map();
     state.sessions = new Map();
     for (const s of hello.sessions) {
-      if (s.state === "offered" && s.offer) {
+      if (s.offer) {
+        // Offered to this agent: a new chat, or (still active with someone else) a transfer.
         state.offers.set(s.id, { session: s, offer: s.offer, firstMessage: s.first_message });
       } else if (s.state === "active") {
         const old = oldSessions.get(s.id);
@@ -61,6 +68,7 @@
           unread: old ? old.unread : 0,
           messages: null,
           lastActivity: s.last_activity_at || s.accepted_at,
+          transfer: s.transfer || null,
         });
       }
     }
@@ -108,6 +116,32 @@
         }
         break;
       }
+      case "session.transfer_pending": {
+        const entry = state.sessions.get(frame.session_id);
+        if (entry) entry.transfer = frame.transfer;
+        break;
+      }
+      case "session.transfer_failed": {
+        const entry = state.sessions.get(frame.session_id);
+        if (entry && entry.transfer && String(entry.transfer.offer_id) === String(frame.offer_id)) {
+          entry.transfer = null;
+        }
+        const who = (frame.to_agent && frame.to_agent.display_name) || "The other agent";
+        const say = TRANSFER_FAILED[frame.reason];
+        flash(say ? say(who) : `The transfer did not happen (${frame.reason}).`);
+        break;
+      }
+      case "session.transferred": {
+        const entry = state.sessions.get(frame.session_id);
+        state.sessions.delete(frame.session_id);
+        const to = (frame.to_agent && frame.to_agent.display_name) || "another agent";
+        const name = entry ? entry.session.customer_name : "the customer";
+        if (entry || state.selected === frame.session_id) {
+          state.ended.set(frame.session_id, { reason: "transferred", to, entry });
+        }
+        flash(`Your chat with ${name} is now with ${to}.`, "info");
+        break;
+      }
       case "session.ended": {
         state.offers.delete(frame.session_id);
         const entry = state.sessions.get(frame.session_id);
@@ -138,7 +172,68 @@
 
   function renderStatus() {
     if (!state.agent) return;
-    for (const b of document.querySelectorAll(".status-switch button")) {
+    // --- transfer ---------------------------------------------------------------------------
+
+  const dialog = $("transfer-dialog");
+
+  function choice(kind, id, text, enabled) {
+    const input = el("input", { type: "radio", name: "target", value: `${kind}:${id}`, disabled: !enabled });
+    return el("label", { class: enabled ? "" : "full" }, input, text);
+  }
+
+  $("transfer-chat").addEventListener("click", () => {
+    const id = state.selected;
+    if (!id || !state.sessions.has(id)) return;
+    socket
+      .command({ type: "transfer.targets" })
+      .then((targets) => {
+        const agents = targets.agents.map((a) =>
+          choice("agent", a.id, `${a.display_name} — ${a.load} / ${a.capacity}`, a.load < a.capacity),
+        );
+        const groups = targets.groups.map((g) =>
+          choice("group", g.id, `${g.name} — ${g.free} free of ${g.online} online`, g.free > 0),
+        );
+        $("transfer-agents").replaceChildren(
+          ...(agents.length ? agents : [el("p", { class: "muted" }, "No other agent is online.")]),
+        );
+        $("transfer-groups").replaceChildren(
+          ...(groups.length ? groups : [el("p", { class: "muted" }, "No skill groups.")]),
+        );
+        $("transfer-note").value = "";
+        $("transfer-error").hidden = true;
+        dialog.dataset.sessionId = id;
+        dialog.showModal();
+      })
+      .catch((err) => flash(err.detail || "Could not list who to transfer to."));
+  });
+  $("transfer-cancel").addEventListener("click", () => dialog.close());
+
+  $("transfer-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const id = dialog.dataset.sessionId;
+    const picked = $("transfer-form").querySelector("input[name=target]:checked");
+    const fail = (text) => {
+      $("transfer-error").textContent = text;
+      $("transfer-error").hidden = false;
+    };
+    if (!picked) return fail("Pick an agent or a group.");
+    const [kind, target] = picked.value.split(":");
+    const command = { type: "session.transfer", session_id: id, note: $("transfer-note").value };
+    command[kind === "agent" ? "to_agent" : "to_group"] = target;
+    $("transfer-send").disabled = true;
+    socket
+      .command(command)
+      .then((ack) => {
+        const entry = state.sessions.get(id);
+        if (entry) entry.transfer = ack.transfer;
+        dialog.close();
+        renderPane();
+      })
+      .catch((err) => fail(err.detail || "The transfer could not be started."))
+      .finally(() => ($("transfer-send").disabled = false));
+  });
+
+  for (const b of document.querySelectorAll(".status-switch button")) {
       b.classList.toggle("on", b.dataset.status === state.agent.status);
       b.setAttribute("aria-checked", String(b.dataset.status === state.agent.status));
     }
@@ -156,16 +251,30 @@
     for (const [id, o] of state.offers) {
       seen.add(String(o.offer.id));
       if (box.querySelector(`[data-offer-id="${o.offer.id}"]`)) continue;
-      const serve = el("button", { type: "button", class: "primary serve" }, "Serve");
+      const transfer = o.offer.kind === "transfer";
+      const serve = el("button", { type: "button", class: "primary serve" }, transfer ? "Accept" : "Serve");
       serve.addEventListener("click", () => accept(id, serve));
       const decline = el("button", { type: "button", class: "decline" }, "Decline");
       decline.addEventListener("click", () => declineOffer(id, decline));
+      const from = transfer && o.offer.from_agent ? o.offer.from_agent.display_name : "";
+      const title = transfer
+        ? el("span", { class: "prompt-title" }, `Transfer from ${from || "a colleague"}: `, el("b", {}, o.session.customer_name))
+        : el("span", { class: "prompt-title" }, "New chat: ", el("b", {}, o.session.customer_name));
+      const detail = transfer && o.offer.note
+        ? el("span", { class: "prompt-first note", title: "Note from " + from }, `Note: “${o.offer.note}”`)
+        : el("span", { class: "prompt-first" }, o.firstMessage ? `“${o.firstMessage}”` : "");
       const bar = el(
         "div",
-        { class: "prompt", "data-session-id": id, "data-offer-id": o.offer.id, role: "alert" },
-        el("span", { class: "prompt-title" }, "New chat: ", el("b", {}, o.session.customer_name)),
+        {
+          class: transfer ? "prompt transfer" : "prompt",
+          "data-session-id": id,
+          "data-offer-id": o.offer.id,
+          "data-kind": o.offer.kind || "routing",
+          role: "alert",
+        },
+        title,
         groupTag(o.session),
-        el("span", { class: "prompt-first" }, o.firstMessage ? `“${o.firstMessage}”` : ""),
+        detail,
         el("span", { class: "countdown", "data-expires": o.offer.expires_at }, ""),
         serve,
         decline,
@@ -179,6 +288,7 @@
   }
 
   function tick() {
+    tickPending();
     // Remaining time from the server's expires_at, corrected by the clock offset seen in `ts`.
     for (const span of document.querySelectorAll("#offers .countdown")) {
       const left = Math.ceil((Date.parse(span.dataset.expires) - socket.serverNow()) / 1000);
@@ -197,6 +307,19 @@
     }
   }
   setInterval(tick, 250);
+
+  // The selected chat's transfer, while the other agent has not answered: no cancel, a count.
+  function tickPending() {
+    const entry = state.selected && state.sessions.get(state.selected);
+    const t = entry && entry.transfer;
+    $("transfer-pending").hidden = !t;
+    $("transfer-chat").disabled = Boolean(t);
+    if (!t) return;
+    const who = (t.to_agent && t.to_agent.display_name) || "the other agent";
+    const left = Math.ceil((Date.parse(t.expires_at) - socket.serverNow()) / 1000);
+    $("transfer-pending").textContent =
+      left > 0 ? `Waiting for ${who} to accept… ${left} s` : `Waiting for ${who}…`;
+  }
 
   function renderList() {
     const ul = $("sessions");
@@ -233,9 +356,16 @@
     $("pane-group").hidden = !groupTag(entry.session);
     $("pane-group").textContent = group ? group.name : "";
     $("end-chat").hidden = !active;
+    $("transfer-chat").hidden = !active;
     $("send").hidden = !active;
     $("ended-note").hidden = !ended;
-    if (ended) $("ended-note").textContent = REASONS[ended.reason] || `Ended (${ended.reason}).`;
+    if (ended) {
+      $("ended-note").textContent =
+        ended.reason === "transferred"
+          ? `Transferred to ${ended.to}.`
+          : REASONS[ended.reason] || `Ended (${ended.reason}).`;
+    }
+    tickPending();
     renderMessages($("log"), entry.messages || []);
   }
 
@@ -317,6 +447,67 @@
       .catch((err) => flash(err.detail || "Could not end the chat."));
   });
 
+  // --- transfer ---------------------------------------------------------------------------
+
+  const dialog = $("transfer-dialog");
+
+  function choice(kind, id, text, enabled) {
+    const input = el("input", { type: "radio", name: "target", value: `${kind}:${id}`, disabled: !enabled });
+    return el("label", { class: enabled ? "" : "full" }, input, text);
+  }
+
+  $("transfer-chat").addEventListener("click", () => {
+    const id = state.selected;
+    if (!id || !state.sessions.has(id)) return;
+    socket
+      .command({ type: "transfer.targets" })
+      .then((targets) => {
+        const agents = targets.agents.map((a) =>
+          choice("agent", a.id, `${a.display_name} — ${a.load} / ${a.capacity}`, a.load < a.capacity),
+        );
+        const groups = targets.groups.map((g) =>
+          choice("group", g.id, `${g.name} — ${g.free} free of ${g.online} online`, g.free > 0),
+        );
+        $("transfer-agents").replaceChildren(
+          ...(agents.length ? agents : [el("p", { class: "muted" }, "No other agent is online.")]),
+        );
+        $("transfer-groups").replaceChildren(
+          ...(groups.length ? groups : [el("p", { class: "muted" }, "No skill groups.")]),
+        );
+        $("transfer-note").value = "";
+        $("transfer-error").hidden = true;
+        dialog.dataset.sessionId = id;
+        dialog.showModal();
+      })
+      .catch((err) => flash(err.detail || "Could not list who to transfer to."));
+  });
+  $("transfer-cancel").addEventListener("click", () => dialog.close());
+
+  $("transfer-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const id = dialog.dataset.sessionId;
+    const picked = $("transfer-form").querySelector("input[name=target]:checked");
+    const fail = (text) => {
+      $("transfer-error").textContent = text;
+      $("transfer-error").hidden = false;
+    };
+    if (!picked) return fail("Pick an agent or a group.");
+    const [kind, target] = picked.value.split(":");
+    const command = { type: "session.transfer", session_id: id, note: $("transfer-note").value };
+    command[kind === "agent" ? "to_agent" : "to_group"] = target;
+    $("transfer-send").disabled = true;
+    socket
+      .command(command)
+      .then((ack) => {
+        const entry = state.sessions.get(id);
+        if (entry) entry.transfer = ack.transfer;
+        dialog.close();
+        renderPane();
+      })
+      .catch((err) => fail(err.detail || "The transfer could not be started."))
+      .finally(() => ($("transfer-send").disabled = false));
+  });
+
   for (const b of document.querySelectorAll(".status-switch button")) {
     b.addEventListener("click", () => {
       socket
@@ -329,8 +520,8 @@
     });
   }
 
-  function flash(text) {
-    const note = el("div", { class: "banner error toast", role: "alert" }, text);
+  function flash(text, kind = "error") {
+    const note = el("div", { class: `banner ${kind} toast`, role: "alert" }, text);
     document.body.append(note);
     setTimeout(() => note.remove(), 4000);
   }

@@ -1,5 +1,7 @@
 """The workspace as a desk (issue: transfer, canned responses, typing, send box), in Chromium."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -49,3 +51,62 @@ def test_lines_typed_while_the_server_answers_all_arrive_in_order_both_ways(
     expect(agent.locator("#body")).to_have_value("")
     shot(agent, "agent-after-fast-typing")
     shot(customer, "customer-after-fast-typing")
+
+
+def transfer(page, to: str, note: str, shot=None) -> None:
+    """In the open chat: Transfer, pick `to` (an agent's name), write the note, send."""
+    page.click("#transfer-chat")
+    dialog = page.locator("#transfer-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("#transfer-agents label", has_text=to).click()
+    page.fill("#transfer-note", note)
+    if shot is not None:
+        shot(page, "transfer-dialog")
+    page.click("#transfer-send")
+    expect(dialog).to_be_hidden()
+
+
+def test_transfer_with_a_note_accepted_then_another_declined(browser, live_server_url, desk, shot):
+    # Given Alice serving Maria (auto mode), and Bob online
+    desk.service_mode = "auto"
+    desk.accept_timeout_seconds = 30
+    desk.save()
+    alice = new_agent("Alice")
+    page_a = open_workspace(browser, live_server_url, alice)
+    customer = start_chat(browser, live_server_url, "Maria", "My invoice is wrong")
+    expect(page_a.locator("#sessions li")).to_have_text("Maria")
+    bob = new_agent("Bob")
+    page_b = open_workspace(browser, live_server_url, bob)
+
+    # When Alice transfers to Bob with a note
+    page_a.click("#sessions li")
+    transfer(page_a, "Bob", "Asks about VAT on invoice 42", shot)
+    shot(page_a, "alice-transfer-pending")
+    expect(page_a.locator("#transfer-pending")).to_contain_text("Waiting for Bob")
+
+    # Then Bob's bar says who it is from, with the note and a countdown
+    bar = page_b.locator("#offers .prompt.transfer")
+    expect(bar).to_contain_text("Transfer from Alice")
+    expect(bar).to_contain_text("Maria")
+    expect(bar).to_contain_text("Asks about VAT on invoice 42")
+    expect(bar.locator(".countdown")).to_have_text(re.compile(r"\d+ s"))
+    shot(page_b, "bob-transfer-bar")
+
+    # When Bob accepts, the chat leaves Alice and the customer is told who took over
+    bar.locator("button.serve").click()
+    expect(page_b.locator("#sessions li")).to_have_text("Maria")
+    expect(page_b.locator("#log")).to_contain_text("My invoice is wrong")
+    expect(page_a.locator("#sessions li")).to_have_count(0)
+    expect(page_a.locator("#ended-note")).to_contain_text("Transferred to Bob")
+    expect(customer.locator("#log")).to_contain_text("You are now chatting with Bob.")
+    shot(customer, "customer-transfer-notice")
+
+    # When Bob passes it back and Alice declines, Bob sees why
+    transfer(page_b, "Alice", "Back to you")
+    back = page_a.locator("#offers .prompt.transfer")
+    expect(back).to_contain_text("Transfer from Bob")
+    back.locator("button.decline").click()
+    expect(page_b.locator(".toast")).to_contain_text("Alice declined the transfer.")
+    expect(page_b.locator("#transfer-pending")).to_be_hidden()
+    expect(page_b.locator("#sessions li")).to_have_text("Maria")
+    shot(page_b, "bob-sees-decline")
