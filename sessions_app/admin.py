@@ -1,11 +1,36 @@
 """Admin for chat sessions: messages and audit events inline, ending goes through actions."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
+from agents_app.models import Agent, AgentStatus
 from core.errors import DomainError
+from skills_app.models import SkillGroup
 
 from .actions.end import session_end
-from .models import ChatSession, EndReason, Message, Offer, SessionEvent
+from .actions.transfer import MAX_NOTE, session_transfer
+from .models import ChatSession, EndReason, Message, Offer, SessionEvent, SessionState
+
+
+class TransferForm(forms.Form):
+    to_agent = forms.ModelChoiceField(
+        queryset=Agent.objects.filter(status=AgentStatus.ONLINE).select_related("user"),
+        required=False,
+        help_text="An online agent with room, or",
+    )
+    to_group = forms.ModelChoiceField(
+        queryset=SkillGroup.objects.order_by("name"),
+        required=False,
+        help_text="a group: its best free agent.",
+    )
+    note = forms.CharField(required=False, max_length=MAX_NOTE, widget=forms.Textarea)
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("to_agent")) == bool(data.get("to_group")):
+            raise forms.ValidationError("Choose an agent or a group (one of the two).")
+        return data
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -27,7 +52,7 @@ class MessageInline(ReadOnlyInline):
 
 class OfferInline(ReadOnlyInline):
     model = Offer
-    fields = ["created_at", "agent", "expires_at", "outcome", "resolved_at"]
+    fields = ["created_at", "kind", "agent", "from_agent", "note", "expires_at", "outcome"]
     readonly_fields = fields
 
 
@@ -45,7 +70,7 @@ class ChatSessionAdmin(admin.ModelAdmin):
     search_fields = ["customer_name", "id"]
     date_hierarchy = "created_at"
     inlines = [MessageInline, OfferInline, EventInline]
-    actions = ["end_as_staff"]
+    actions = ["end_as_staff", "transfer_as_staff"]
     readonly_fields = [
         "id",
         "state",
@@ -80,6 +105,30 @@ class ChatSessionAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{session}: {exc.detail}", messages.WARNING)
         self.message_user(request, f"Ended {ended} chat session(s).")
+
+    @admin.action(description="Transfer selected active chat sessions (as staff)")
+    def transfer_as_staff(self, request, queryset):
+        sessions = list(queryset.filter(state=SessionState.ACTIVE).select_related("agent__user"))
+        form = TransferForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "form": form, "sessions": sessions}
+            return TemplateResponse(request, "admin/sessions_app/transfer.html", context)
+        target = form.cleaned_data
+        done = 0
+        for session in sessions:
+            try:
+                session_transfer(
+                    session_id=session.pk,
+                    to_agent=target["to_agent"].pk if target["to_agent"] else None,
+                    to_group=target["to_group"].pk if target["to_group"] else None,
+                    note=target["note"],
+                    staff=True,
+                )
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{session}: {exc.detail}", messages.WARNING)
+        self.message_user(request, f"Offered {done} chat session(s) for transfer.")
+        return None
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

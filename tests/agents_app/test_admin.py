@@ -151,6 +151,28 @@ def test_staff_end_sessions_with_the_admin_action(
     assert Offer.objects.get(session=session).outcome == "withdrawn"
 
 
+def test_staff_transfer_an_active_chat_with_the_admin_action(
+    admin_client, service_settings, make_agent, make_session
+):
+    alice = make_agent()
+    session, _ = make_session()
+    offer_accept(session_id=session.pk, agent=alice)
+    bob = make_agent()
+    url = reverse("admin:sessions_app_chatsession_changelist")
+    chosen = {"action": "transfer_as_staff", "_selected_action": [str(session.pk)]}
+    # First the form: who to, and a note
+    form = admin_client.post(url, chosen)
+    assert form.status_code == 200 and b"Transfer 1 active chat session" in form.content
+    # Neither target: the form again, with the error
+    again = admin_client.post(url, {**chosen, "apply": "1"})
+    assert b"Choose an agent or a group" in again.content
+    done = admin_client.post(url, {**chosen, "apply": "1", "to_agent": bob.pk, "note": "VIP"})
+    assert done.status_code == 302
+    offer = Offer.objects.standing().get(session=session)
+    assert (offer.kind, offer.agent_id, offer.from_agent_id) == ("transfer", bob.pk, alice.pk)
+    assert offer.note == "VIP"
+
+
 def test_sessions_cannot_be_edited_by_hand(admin_client, service_settings, make_session):
     session, _ = make_session()
     url = reverse("admin:sessions_app_chatsession_change", args=[session.pk])
