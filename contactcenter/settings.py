@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "agents_app",
     "skills_app",
     "sessions_app",
+    "canned_app",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from agents_app import api as agents_api
+from canned_app import api as canned_api
 from core.api import json_not_found
 from core.health import HealthView
 from sessions_app import api as sessions_api
@@ -27,6 +28,12 @@ api_urlpatterns = [
         "public/skill-groups/",
         skills_api.PublicSkillGroupsView.as_view(),
         name="public-skill-groups",
+    ),
+    path("canned-responses/", canned_api.CannedListView.as_view(), name="canned-list"),
+    path(
+        "canned-responses/<str:canned_id>/",
+        canned_api.CannedDetailView.as_view(),
+        name="canned-detail",
     ),
     path("sessions/", sessions_api.SessionListView.as_view(), name="session-list"),
     # Ids are matched as text and checked by the view, so a malformed one is a JSON 404.

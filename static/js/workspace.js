@@ -172,68 +172,7 @@
 
   function renderStatus() {
     if (!state.agent) return;
-    // --- transfer ---------------------------------------------------------------------------
-
-  const dialog = $("transfer-dialog");
-
-  function choice(kind, id, text, enabled) {
-    const input = el("input", { type: "radio", name: "target", value: `${kind}:${id}`, disabled: !enabled });
-    return el("label", { class: enabled ? "" : "full" }, input, text);
-  }
-
-  $("transfer-chat").addEventListener("click", () => {
-    const id = state.selected;
-    if (!id || !state.sessions.has(id)) return;
-    socket
-      .command({ type: "transfer.targets" })
-      .then((targets) => {
-        const agents = targets.agents.map((a) =>
-          choice("agent", a.id, `${a.display_name} — ${a.load} / ${a.capacity}`, a.load < a.capacity),
-        );
-        const groups = targets.groups.map((g) =>
-          choice("group", g.id, `${g.name} — ${g.free} free of ${g.online} online`, g.free > 0),
-        );
-        $("transfer-agents").replaceChildren(
-          ...(agents.length ? agents : [el("p", { class: "muted" }, "No other agent is online.")]),
-        );
-        $("transfer-groups").replaceChildren(
-          ...(groups.length ? groups : [el("p", { class: "muted" }, "No skill groups.")]),
-        );
-        $("transfer-note").value = "";
-        $("transfer-error").hidden = true;
-        dialog.dataset.sessionId = id;
-        dialog.showModal();
-      })
-      .catch((err) => flash(err.detail || "Could not list who to transfer to."));
-  });
-  $("transfer-cancel").addEventListener("click", () => dialog.close());
-
-  $("transfer-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const id = dialog.dataset.sessionId;
-    const picked = $("transfer-form").querySelector("input[name=target]:checked");
-    const fail = (text) => {
-      $("transfer-error").textContent = text;
-      $("transfer-error").hidden = false;
-    };
-    if (!picked) return fail("Pick an agent or a group.");
-    const [kind, target] = picked.value.split(":");
-    const command = { type: "session.transfer", session_id: id, note: $("transfer-note").value };
-    command[kind === "agent" ? "to_agent" : "to_group"] = target;
-    $("transfer-send").disabled = true;
-    socket
-      .command(command)
-      .then((ack) => {
-        const entry = state.sessions.get(id);
-        if (entry) entry.transfer = ack.transfer;
-        dialog.close();
-        renderPane();
-      })
-      .catch((err) => fail(err.detail || "The transfer could not be started."))
-      .finally(() => ($("transfer-send").disabled = false));
-  });
-
-  for (const b of document.querySelectorAll(".status-switch button")) {
+    for (const b of document.querySelectorAll(".status-switch button")) {
       b.classList.toggle("on", b.dataset.status === state.agent.status);
       b.setAttribute("aria-checked", String(b.dataset.status === state.agent.status));
     }
@@ -446,6 +385,97 @@
       .then(() => handle({ type: "session.ended", session_id: id, reason: "agent_ended" }))
       .catch((err) => flash(err.detail || "Could not end the chat."));
   });
+
+  // --- canned responses: "/" at the start of the send box ---------------------------------
+
+  const picker = $("canned");
+  let canned = null; // loaded on first use
+  let picks = [];
+  let pick = 0;
+
+  function loadCanned() {
+    return fetch("/api/canned-responses/?limit=500", { headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : { results: [] }))
+      .then((data) => (canned = data.results || data))
+      .catch(() => (canned = []));
+  }
+
+  function closePicker() {
+    picker.hidden = true;
+    picks = [];
+    $("body").removeAttribute("aria-activedescendant");
+  }
+
+  function renderPicker(query) {
+    const q = query.toLowerCase();
+    picks = canned
+      .filter((c) => c.shortcut.includes(q) || c.title.toLowerCase().includes(q))
+      .slice(0, 8);
+    pick = Math.min(pick, Math.max(0, picks.length - 1));
+    picker.replaceChildren(
+      ...(picks.length
+        ? picks.map((c, i) => {
+            const li = el(
+              "li",
+              { id: `canned-${c.id}`, role: "option", "data-shortcut": c.shortcut },
+              el("span", { class: "shortcut" }, `/${c.shortcut}`),
+              c.title,
+              el("span", { class: "preview" }, c.body),
+            );
+            li.setAttribute("aria-selected", String(i === pick));
+            li.addEventListener("mousedown", (ev) => {
+              ev.preventDefault(); // keep the focus in the box
+              insertCanned(c);
+            });
+            return li;
+          })
+        : [el("li", { class: "muted" }, canned.length ? `Nothing matches /${query}.` : "No canned responses yet.")]),
+    );
+    if (picks.length) $("body").setAttribute("aria-activedescendant", `canned-${picks[pick].id}`);
+    picker.hidden = false;
+  }
+
+  function updatePicker() {
+    const m = /^\/([a-z0-9_-]*)$/i.exec($("body").value);
+    if (!m) return closePicker();
+    if (canned === null) return loadCanned().then(updatePicker);
+    renderPicker(m[1]);
+  }
+
+  function insertCanned(c) {
+    const entry = state.sessions.get(state.selected);
+    const customer = entry ? entry.session.customer_name : "";
+    const me = (state.agent && state.agent.display_name) || "";
+    $("body").value = c.body.replaceAll("{customer}", customer).replaceAll("{agent}", me);
+    closePicker();
+    $("body").focus();
+  }
+
+  $("body").addEventListener("input", () => {
+    pick = 0;
+    updatePicker();
+  });
+  $("body").addEventListener("blur", () => setTimeout(closePicker, 150));
+  // Capture: ahead of the send box's own Enter, so Enter picks instead of sending "/re".
+  $("body").addEventListener(
+    "keydown",
+    (ev) => {
+      if (picker.hidden) return;
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        if (!picks.length) return;
+        pick = (pick + (ev.key === "ArrowDown" ? 1 : picks.length - 1)) % picks.length;
+        renderPicker(/^\/(.*)$/.exec($("body").value)[1]);
+      } else if ((ev.key === "Enter" || ev.key === "Tab") && picks.length) {
+        ev.preventDefault();
+        insertCanned(picks[pick]);
+      } else if (ev.key === "Escape") {
+        ev.preventDefault();
+        closePicker();
+      }
+    },
+    { capture: true },
+  );
 
   // --- transfer ---------------------------------------------------------------------------
 

@@ -110,3 +110,43 @@ def test_transfer_with_a_note_accepted_then_another_declined(browser, live_serve
     expect(page_b.locator("#transfer-pending")).to_be_hidden()
     expect(page_b.locator("#sessions li")).to_have_text("Maria")
     shot(page_b, "bob-sees-decline")
+
+
+def test_slash_opens_canned_responses_and_enter_inserts_one_filled_in(
+    browser, live_server_url, desk, shot
+):
+    from canned_app.actions import canned_create
+
+    desk.service_mode = "auto"
+    desk.save()
+    alice = new_agent("Alice")
+    canned_create(owner=None, shortcut="refund", title="Refund times", body="Hi {customer}, "
+                  "refunds take 5 days. {agent}")  # fmt: skip
+    canned_create(owner=alice, shortcut="hello", title="Greeting", body="Hello {customer}!")
+    page = open_workspace(browser, live_server_url, alice)
+    start_chat(browser, live_server_url, "Maria", "Where is my money?")
+    page.locator("#sessions li").click()
+
+    # When Alice types "/" the list opens with both; typing filters it
+    page.locator("#body").focus()
+    page.keyboard.type("/")
+    picker = page.locator("#canned")
+    expect(picker.locator("li[role=option]")).to_have_count(2)
+    page.keyboard.type("ref")
+    expect(picker.locator("li[role=option]")).to_have_count(1)
+    expect(picker).to_contain_text("/refund")
+    shot(page, "canned-picker")
+
+    # When she presses Enter, the body is inserted with the names filled in, not sent
+    page.keyboard.press("Enter")
+    expect(picker).to_be_hidden()
+    expect(page.locator("#body")).to_have_value("Hi Maria, refunds take 5 days. Alice")
+    expect(page.locator("#log li.agent")).to_have_count(0)
+
+    # Esc closes the list and leaves what was typed
+    page.locator("#body").fill("")
+    page.keyboard.type("/he")
+    expect(picker).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(picker).to_be_hidden()
+    expect(page.locator("#body")).to_have_value("/he")
