@@ -36,10 +36,10 @@ from core.errors import DomainError, Invalid, NotFound, Throttled
 from . import metrics, push, selectors
 from .access import Act, access_session, session_for_customer
 from .actions.end import session_end
-from .actions.messages import message_send
+from .actions.messages import message_send, messages_read
 from .actions.offers import offer_accept, offer_decline
 from .actions.transfer import session_transfer
-from .models import EndReason, Sender
+from .models import ChatSession, EndReason, Sender, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +280,8 @@ class AgentConsumer(_NumberedConsumer):
         "session.decline": "cmd_decline",
         "session.transfer": "cmd_transfer",
         "transfer.targets": "cmd_transfer_targets",
+        "typing": "cmd_typing",
+        "message.read": "cmd_read",
         "message.send": "cmd_message",
         "session.end": "cmd_end",
         "agent.status": "cmd_status",
@@ -340,6 +342,24 @@ class AgentConsumer(_NumberedConsumer):
         )
         return {"transfer": selectors.transfer_dict(offer)}
 
+    async def cmd_typing(self, frame: dict) -> dict:
+        sid = _session_id(frame)
+        await _agent_serving(sid, self.agent)  # someone else's chat is not found, as ever
+        if not await push.typing_due(sid, Sender.AGENT):
+            return {"forwarded": False}
+        typing = {"type": "typing", "session_id": sid, "sender": Sender.AGENT}
+        await push.ephemeral_async(push.customer_group(sid), typing)
+        return {"forwarded": True}
+
+    async def cmd_read(self, frame: dict) -> dict:
+        marked = await database_sync_to_async(messages_read)(
+            session_id=_session_id(frame),
+            reader=Sender.AGENT,
+            message_id=frame.get("message_id"),
+            agent=self.agent,
+        )
+        return {"marked": marked}
+
     async def cmd_transfer_targets(self, frame: dict) -> dict:
         return await database_sync_to_async(transfer_targets)(self.agent)
 
@@ -373,6 +393,21 @@ class AgentConsumer(_NumberedConsumer):
 
     async def cmd_messages(self, frame: dict) -> dict:
         return {"messages": await _agent_messages(_session_id(frame), self.agent)}
+
+
+@database_sync_to_async
+def _agent_serving(session_id: str, agent: Agent) -> None:
+    """NotFound unless the agent serves this chat now (typing needs no more than that)."""
+    if not ChatSession.objects.filter(
+        pk=session_id, agent=agent, state=SessionState.ACTIVE
+    ).exists():
+        raise NotFound("No such chat session.")
+
+
+@database_sync_to_async
+def _serving_agent(session_id: str) -> int | None:
+    found = ChatSession.objects.filter(pk=session_id, state=SessionState.ACTIVE)
+    return found.values_list("agent_id", flat=True).first()
 
 
 @database_sync_to_async
@@ -423,6 +458,8 @@ class CustomerConsumer(_NumberedConsumer):
     commands = {
         "message.send": "cmd_message",
         "session.end": "cmd_end",
+        "typing": "cmd_typing",
+        "message.read": "cmd_read",
         "heartbeat": "cmd_heartbeat",
         "sync": "cmd_sync",
     }
@@ -446,6 +483,22 @@ class CustomerConsumer(_NumberedConsumer):
 
     async def snapshot(self) -> dict:
         return await _customer_snapshot(self.session_id)
+
+    async def cmd_typing(self, frame: dict) -> dict:
+        if not await push.typing_due(self.session_id, Sender.CUSTOMER):
+            return {"forwarded": False}
+        agent_id = await _serving_agent(self.session_id)
+        if agent_id is None:
+            return {"forwarded": False}  # nobody serves it yet: nobody to tell
+        typing = {"type": "typing", "session_id": self.session_id, "sender": Sender.CUSTOMER}
+        await push.ephemeral_async(push.agent_group(agent_id), typing)
+        return {"forwarded": True}
+
+    async def cmd_read(self, frame: dict) -> dict:
+        marked = await database_sync_to_async(messages_read)(
+            session_id=self.session_id, reader=Sender.CUSTOMER, message_id=frame.get("message_id")
+        )
+        return {"marked": marked}
 
     async def cmd_message(self, frame: dict) -> dict:
         message = await _customer_message(self.session_id, frame.get("body"))

@@ -25,7 +25,7 @@ from .models import ChatSession, EndReason, EventKind, Message, Offer, Sender, S
 log = logging.getLogger(__name__)
 
 # The record of these is a row of their own (the message), not a SessionEvent: only derived.
-NOT_STORED = {EventKind.MESSAGE_CREATED, EventKind.QUEUE_MOVED}
+NOT_STORED = {EventKind.MESSAGE_CREATED, EventKind.MESSAGE_READ, EventKind.QUEUE_MOVED}
 
 
 @dataclass(eq=False)
@@ -240,6 +240,21 @@ def _message(event: Event) -> list:
     return frames
 
 
+def _read(event: Event) -> list:
+    """The writer's side hears how far the reader has read (`data`: reader, message_id)."""
+    session, reader = event.session, event.data["reader"]
+    payload = {
+        "session_id": str(session.pk),
+        "message_id": str(event.data["message_id"]),
+        "reader": reader,
+    }
+    if reader == Sender.AGENT:
+        return [(push.customer_group(session.pk), "message.read", payload)]
+    if event.agent_id is None:
+        return []
+    return [(push.agent_group(event.agent_id), "message.read", payload)]
+
+
 def _agent_changed(event: Event) -> list:
     return [(push.agent_group(event.agent_id), "agent.updated", {"agent": agent_dict(event.agent)})]
 
@@ -264,6 +279,7 @@ _FRAMES = {
     EventKind.TRANSFER_FAILED: _transfer_failed,
     EventKind.SESSION_ENDED: _ended,
     EventKind.MESSAGE_CREATED: _message,
+    EventKind.MESSAGE_READ: _read,
     EventKind.AGENT_STATUS_CHANGED: _agent_changed,
     EventKind.QUEUE_MOVED: _queue_moved,
 }

@@ -215,6 +215,8 @@ class Message(models.Model):
     sender = models.CharField(max_length=10, choices=Sender.choices)
     body = models.TextField(max_length=4000)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the other side read it (a read receipt up to this message or a later one).
+    read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -246,6 +248,7 @@ class EventKind(models.TextChoices):
     # Derived only, never stored as events: a message is its own row; the line moving is not
     # an event of any one session.
     MESSAGE_CREATED = "message.created", "Message created"
+    MESSAGE_READ = "message.read", "Messages read"
     QUEUE_MOVED = "queue.moved", "The queue moved"
 
 

@@ -376,3 +376,23 @@ def async_redis():
 async def current_seq_async(group: str) -> int:
     """The last seq sent to a group, for snapshots built by consumers."""
     return int(await async_redis().get(seq_key(group)) or 0)
+
+
+async def ephemeral_async(group: str, frame: dict) -> None:
+    """A frame outside `seq` (typing): sent once from a consumer, never numbered, may be lost.
+
+    Numbering it would make a dropped one look like a lost event to the client (a gap, then a
+    resync) for something that is stale a few seconds later anyway."""
+    from channels.layers import get_channel_layer
+
+    await get_channel_layer().group_send(group, {"type": EVENT_HANDLER, "frame": frame})
+
+
+TYPING_EVERY_SECONDS = 2  # one typing frame forwarded per sender and chat in this long
+
+
+async def typing_due(session_id: str, sender: str) -> bool:
+    """Whether this sender's typing in this chat may be forwarded now: at most once every
+    TYPING_EVERY_SECONDS, whichever socket or process it comes from (one Redis SET NX)."""
+    key = f"{settings.REDIS_PREFIX}:typing:{session_id}:{sender}"
+    return bool(await async_redis().set(key, 1, nx=True, px=TYPING_EVERY_SECONDS * 1000))

@@ -177,6 +177,7 @@ def message_dict(message: Message) -> dict:
         "sender": message.sender,
         "body": message.body,
         "created_at": iso(message.created_at),
+        "read_at": iso(message.read_at),
     }
 
 

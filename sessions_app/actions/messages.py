@@ -6,6 +6,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents_app.models import Agent
@@ -55,6 +56,54 @@ def message_send(
         message = Message.objects.create(session=session, sender=sender, body=text)
         events.record(message_created(session, message))
     return message
+
+
+# Whose messages a reader reads: the other side's (system notices are nobody's to answer).
+_READS = {Sender.AGENT: Sender.CUSTOMER, Sender.CUSTOMER: Sender.AGENT}
+
+
+def messages_read(
+    *, session_id: UUID | str, reader: str, message_id: object, agent: Agent | None = None
+) -> int:
+    """`reader` (the customer, or the serving agent) has read the session up to `message_id`:
+    every message of the other side up to it that was unread is stamped `read_at` now, and the
+    other side hears it. Marks only ever move forward: an older or repeated mark changes
+    nothing and says nothing. Returns how many messages it marked."""
+    if reader not in _READS:
+        raise Invalid("Unknown reader.", field="reader")
+    with transaction.atomic():
+        # Read marks change no state: no lock, one UPDATE that only ever fills empty stamps.
+        session = ChatSession.objects.filter(pk=session_id).first() if _is_id(session_id) else None
+        if session is None:
+            raise NotFound("No such chat session.")
+        if reader == Sender.AGENT:
+            check_agent_acts(session, agent)
+        upto = _message_of(session, message_id)
+        written = Message.objects.filter(session=session, sender=_READS[reader])
+        not_after = Q(created_at__lt=upto.created_at) | Q(
+            created_at=upto.created_at, pk__lte=upto.pk
+        )
+        marked = written.filter(not_after, read_at__isnull=True).update(read_at=timezone.now())
+        if marked:
+            serving = session.agent_id if session.state == SessionState.ACTIVE else None
+            data = {"reader": reader, "message_id": upto.pk}
+            events.record(Event(EventKind.MESSAGE_READ, session, serving, data))
+    return marked
+
+
+def _is_id(value: object) -> bool:
+    try:
+        UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _message_of(session: ChatSession, message_id: object) -> Message:
+    try:
+        return Message.objects.get(session=session, pk=int(str(message_id)))
+    except (Message.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise NotFound("No such message in this chat.") from None
 
 
 def message_created(session: ChatSession, message: Message) -> Event:

@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, renderMessages, sendBox } = window.CC;
+  const { LiveSocket, wsUrl, renderMessages, markRead, typingNotifier, sendBox } = window.CC;
   const $ = (id) => document.getElementById(id);
   const KEY = "cc.chat";
   const REASONS = {
@@ -14,6 +14,8 @@
   let socket = null;
   let session = null;
   let messages = [];
+  let typingUntil = 0; // the agent shows as typing until then (ms)
+  let readUpTo = null; // the last agent message this page said it read
 
   function saved() {
     try {
@@ -86,7 +88,14 @@
   }
 
   function handle(frame) {
-    if (frame.type === "message.created") {
+    if (frame.type === "typing") {
+      if (frame.sender !== "agent") return;
+      typingUntil = Date.now() + 4000;
+      setTimeout(render, 4050);
+    } else if (frame.type === "message.read") {
+      if (frame.reader === "agent") markRead(messages, "customer", frame.message_id, frame.ts);
+    } else if (frame.type === "message.created") {
+      if (frame.message.sender === "agent") typingUntil = 0;
       addMessage(frame.message);
     } else if (frame.type === "session.updated") {
       session = { ...session, ...frame.session };
@@ -96,6 +105,16 @@
     }
     render();
   }
+
+  // Read receipts: what is on screen in a visible tab is read up to the last agent message.
+  function markSeen() {
+    if (!socket || document.hidden) return;
+    const last = [...messages].reverse().find((m) => m.sender === "agent");
+    if (!last || last.read_at || readUpTo === last.id) return;
+    readUpTo = last.id;
+    socket.command({ type: "message.read", message_id: last.id }).catch(() => (readUpTo = null));
+  }
+  document.addEventListener("visibilitychange", () => markSeen());
 
   function addMessage(m) {
     if (!messages.some((x) => x.id === m.id)) messages.push(m);
@@ -122,7 +141,13 @@
   function render() {
     $("status").textContent = statusText();
     $("status").dataset.state = session ? session.state : "";
-    renderMessages($("log"), messages);
+    renderMessages($("log"), messages, "customer");
+    const typing = session && session.state === "active" && typingUntil > Date.now();
+    $("typing").hidden = !typing;
+    if (typing) {
+      $("typing").textContent = `${(session.agent && session.agent.display_name) || "The agent"} is typing…`;
+    }
+    markSeen();
     const ended = session && session.state === "ended";
     $("end-box").hidden = !ended;
     $("send").hidden = ended;
@@ -136,6 +161,12 @@
       $("end-box").dataset.reason = reason || "";
     }
   }
+
+  typingNotifier($("body"), () => {
+    if (socket && session && session.state === "active") {
+      socket.command({ type: "typing" }).catch(() => {});
+    }
+  });
 
   sendBox(
     $("send"),

@@ -165,18 +165,51 @@
   }
 
   // The conversation as a list, oldest first, scrolled to the newest (workspace and chat page).
-  function renderMessages(list, messages) {
+  // `mine`: the sender whose last message the other side has read is marked "Seen".
+  function renderMessages(list, messages, mine) {
+    let seen = -1;
+    messages.forEach((m, i) => {
+      if (mine && m.sender === mine && m.read_at) seen = i;
+    });
     list.replaceChildren(
-      ...messages.map((m) =>
+      ...messages.map((m, i) =>
         el(
           "li",
-          { class: `msg ${m.sender}`, "data-sender": m.sender },
+          { class: `msg ${m.sender}`, "data-sender": m.sender, "data-id": m.id },
           el("span", { class: "body" }, m.body),
           el("time", {}, timeOf(m.created_at)),
+          i === seen ? el("span", { class: "seen" }, "Seen") : null,
         ),
       ),
     );
     list.scrollTop = list.scrollHeight;
+  }
+
+  // A read receipt from the other side: every message of `sender` up to `messageId` is read.
+  function markRead(messages, sender, messageId, at) {
+    const upto = messages.findIndex((m) => String(m.id) === String(messageId));
+    if (upto < 0) return false;
+    let changed = false;
+    for (let i = 0; i <= upto; i++) {
+      if (messages[i].sender === sender && !messages[i].read_at) {
+        messages[i].read_at = at;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  // Typing: say so at most every 2 s while the box changes (the server forwards no more).
+  function typingNotifier(box, send) {
+    let last = 0;
+    box.addEventListener("input", () => {
+      const text = box.value;
+      if (!text.trim() || text.startsWith("/")) return;
+      const now = Date.now();
+      if (now - last < 2000) return;
+      last = now;
+      send();
+    });
   }
 
   // A send box: the text goes out as it is when the agent or customer presses Enter, and the
@@ -203,5 +236,5 @@
     });
   }
 
-  window.CC = { LiveSocket, wsUrl, el, timeOf, renderMessages, sendBox };
+  window.CC = { LiveSocket, wsUrl, el, timeOf, renderMessages, markRead, typingNotifier, sendBox };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, el, renderMessages, sendBox } = window.CC;
+  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox } = window.CC;
   const $ = (id) => document.getElementById(id);
   const REASONS = {
     agent_ended: "You ended this chat.",
@@ -19,6 +19,7 @@
   };
 
   const REASON_TEXT = { missed_offers: "set away: offers went unanswered" };
+  const TYPING_SHOWN_MS = 4000; // a typing signal comes every 2 s while someone types
   // A chat's group, unless the agent serves that one group alone (then it says nothing new).
   function groupTag(s) {
     const mine = (state.agent && state.agent.skill_groups) || [];
@@ -32,6 +33,7 @@
     offers: new Map(), // session id -> {session, offer, firstMessage}
     sessions: new Map(), // active session id -> {session, unread, messages|null, lastActivity}
     ended: new Map(), // session id -> reason (kept so the pane can say why)
+    typing: new Map(), // session id -> until when its customer shows as typing (ms)
     selected: null,
   };
   const ring = $("ring");
@@ -109,10 +111,25 @@
       case "message.created": {
         const m = frame.message;
         const entry = state.sessions.get(m.session_id);
+        if (m.sender === "customer") state.typing.delete(m.session_id); // it was sent
         if (entry) {
           if (entry.messages && !entry.messages.some((x) => x.id === m.id)) entry.messages.push(m);
           entry.lastActivity = m.created_at;
           if (state.selected !== m.session_id || document.hidden) entry.unread += 1;
+        }
+        break;
+      }
+      case "typing": {
+        if (frame.sender !== "customer") return;
+        state.typing.set(frame.session_id, Date.now() + TYPING_SHOWN_MS);
+        setTimeout(renderTyping, TYPING_SHOWN_MS + 50);
+        renderTyping();
+        return;
+      }
+      case "message.read": {
+        const entry = state.sessions.get(frame.session_id);
+        if (entry && entry.messages && frame.reader === "customer") {
+          markRead(entry.messages, "agent", frame.message_id, frame.ts);
         }
         break;
       }
@@ -305,8 +322,35 @@
           : REASONS[ended.reason] || `Ended (${ended.reason}).`;
     }
     tickPending();
-    renderMessages($("log"), entry.messages || []);
+    renderMessages($("log"), entry.messages || [], "agent");
+    renderTyping();
+    if (active) markSeen(id);
   }
+
+  // The customer is typing in the chat on screen: said under the log for a few seconds.
+  function renderTyping() {
+    const id = state.selected;
+    const until = id ? state.typing.get(id) || 0 : 0;
+    const entry = id && state.sessions.get(id);
+    const on = Boolean(entry) && until > Date.now();
+    $("typing").hidden = !on;
+    if (on) $("typing").textContent = `${entry.session.customer_name} is typing…`;
+  }
+
+  // Read receipts: the chat on screen, in a visible tab, is read up to its last customer line.
+  function markSeen(id) {
+    const entry = state.sessions.get(id);
+    if (!entry || !entry.messages || document.hidden) return;
+    const last = [...entry.messages].reverse().find((m) => m.sender === "customer");
+    if (!last || last.read_at || entry.readUpTo === last.id) return;
+    entry.readUpTo = last.id;
+    socket.command({ type: "message.read", session_id: id, message_id: last.id }).catch(() => {
+      entry.readUpTo = null;
+    });
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && state.selected) markSeen(state.selected);
+  });
 
   function select(id) {
     state.selected = id;
@@ -384,6 +428,12 @@
       .command({ type: "session.end", session_id: id })
       .then(() => handle({ type: "session.ended", session_id: id, reason: "agent_ended" }))
       .catch((err) => flash(err.detail || "Could not end the chat."));
+  });
+
+  typingNotifier($("body"), () => {
+    if (state.selected && state.sessions.has(state.selected)) {
+      socket.command({ type: "typing", session_id: state.selected }).catch(() => {});
+    }
   });
 
   // --- canned responses: "/" at the start of the send box ---------------------------------

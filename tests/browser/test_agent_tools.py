@@ -150,3 +150,33 @@ def test_slash_opens_canned_responses_and_enter_inserts_one_filled_in(
     page.keyboard.press("Escape")
     expect(picker).to_be_hidden()
     expect(page.locator("#body")).to_have_value("/he")
+
+
+def test_typing_shows_on_both_sides_and_a_read_reply_says_seen(
+    browser, live_server_url, desk, shot
+):
+    desk.service_mode = "auto"
+    desk.save()
+    alice = new_agent("Alice")
+    agent = open_workspace(browser, live_server_url, alice)
+    customer = start_chat(browser, live_server_url, "Maria", "Hello")
+    agent.locator("#sessions li").click()
+
+    # When the customer types (without sending), the agent sees it
+    customer.locator("#body").press_sequentially("I have a question about")
+    expect(agent.locator("#typing")).to_have_text("Maria is typing…")
+    shot(agent, "agent-sees-typing")
+    # And the other way round
+    agent.locator("#body").press_sequentially("Let me")
+    expect(customer.locator("#typing")).to_have_text("Alice is typing…")
+    shot(customer, "customer-sees-typing")
+
+    # When the agent's reply is read on the customer's open page, the agent sees "Seen"
+    agent.locator("#body").press_sequentially(" check.")
+    agent.keyboard.press("Enter")
+    expect(customer.locator("#log li.agent")).to_have_count(1)
+    expect(customer.locator("#typing")).to_be_hidden()
+    expect(agent.locator("#log li.agent .seen")).to_have_text("Seen")
+    # And the customer's first line, read by the agent on screen, says "Seen" on the page
+    expect(customer.locator("#log li.customer .seen")).to_have_text("Seen")
+    shot(agent, "agent-sees-seen")

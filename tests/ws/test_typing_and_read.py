@@ -1,0 +1,99 @@
+"""Typing (outside seq, at most one every 2 s) and read receipts (numbered), both ways."""
+
+import asyncio
+
+import pytest
+
+from sessions_app.actions.create import session_create
+from sessions_app.actions.offers import offer_accept
+from tests.ws.helpers import Client, run
+from tests.ws.test_agent_socket import agent_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_typing_reaches_the_other_side_without_seq_and_is_throttled(service_settings, make_agent):
+    alice = make_agent()
+    session, token = session_create(customer_name="Maria", message="Hi")
+    offer_accept(session_id=session.pk, agent=alice)
+    sid = str(session.pk)
+
+    async def scenario():
+        agent, customer = agent_client(alice), Client(f"/ws/customer/{sid}/?token={token}")
+        await agent.connect()
+        await customer.connect()
+        # The customer types: the agent sees it, with no seq
+        first = await customer.command({"type": "typing"})
+        assert first["forwarded"] is True
+        typing = await agent.expect("typing")
+        assert (typing["session_id"], typing["sender"]) == (sid, "customer")
+        assert "seq" not in typing
+        # Again at once: acknowledged, not forwarded
+        again = await customer.command({"type": "typing"})
+        assert again["forwarded"] is False
+        # The agent types: the customer sees it
+        ack = await agent.command({"type": "typing", "session_id": sid})
+        assert ack["forwarded"] is True
+        seen = await customer.expect("typing")
+        assert seen["sender"] == "agent" and "seq" not in seen
+        # After 2 s the customer's next one goes through again
+        await asyncio.sleep(2.1)
+        assert (await customer.command({"type": "typing"}))["forwarded"] is True
+        await agent.expect("typing")
+        # An agent cannot type into someone else's chat
+        bob = agent_client(stranger)
+        await bob.connect()
+        refused = await bob.command({"type": "typing", "session_id": sid})
+        assert (refused["type"], refused["code"]) == ("error", "not_found")
+        for ws in (agent, customer, bob):
+            await ws.close()
+
+    stranger = make_agent()
+    run(scenario())
+
+
+def test_read_receipts_reach_the_writer_numbered_and_only_when_something_changed(
+    service_settings, make_agent
+):
+    alice = make_agent()
+    session, token = session_create(customer_name="Maria", message="Hi")
+    offer_accept(session_id=session.pk, agent=alice)
+    sid = str(session.pk)
+
+    async def scenario():
+        agent, customer = agent_client(alice), Client(f"/ws/customer/{sid}/?token={token}")
+        hello = await agent.connect()
+        chat = await customer.connect()
+        first = chat["messages"][0]
+        assert first["read_at"] is None
+        # The agent reads the customer's first message: the customer hears it, numbered
+        ack = await agent.command(
+            {"type": "message.read", "session_id": sid, "message_id": first["id"]}
+        )
+        assert ack["marked"] == 1
+        read = await customer.expect("message.read")
+        assert (read["message_id"], read["reader"]) == (first["id"], "agent")
+        assert isinstance(read["seq"], int)
+        # Again: nothing changed, nothing sent
+        assert (
+            await agent.command(
+                {"type": "message.read", "session_id": sid, "message_id": first["id"]}
+            )
+        )["marked"] == 0
+        # The agent replies; the customer reads it; the agent hears it
+        sent = await agent.command({"type": "message.send", "session_id": sid, "body": "Hello!"})
+        assert (
+            await customer.command({"type": "message.read", "message_id": sent["message"]["id"]})
+        )["marked"] == 1
+        seen = await agent.expect("message.read")
+        assert (seen["message_id"], seen["reader"]) == (sent["message"]["id"], "customer")
+        assert seen["seq"] > hello["seq"]
+        # And the customer's snapshot shows when its message was read
+        again = Client(f"/ws/customer/{sid}/?token={token}")
+        fresh = await again.connect()
+        assert fresh["messages"][0]["read_at"] is not None
+        for ws in (agent, customer, again):
+            await ws.close()
+        assert not [f for f in customer.frames if f.get("type") == "message.read"][1:]
+
+    run(scenario())
