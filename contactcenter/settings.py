@@ -377,6 +377,41 @@ PERMISSIONS_POLICY = STATIC_PERMISSIONS_POLICY
 # A request body larger than this is refused with 413 before it is read (core/bodylimit.py).
 MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(1024 * 1024)))
 
+# Attachments: at most this many bytes each; the upload path's body limit leaves room for the
+# multipart envelope around it (core/bodylimit.py).
+ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+UPLOAD_PATH_PREFIX = "/api/sessions/"
+UPLOAD_PATH_SUFFIX = "/attachments/"
+# Files go through Django's storage API: under MEDIA_ROOT by default, or an S3-compatible
+# bucket (django-storages; install boto3) when ATTACHMENT_S3_BUCKET is set. They are never
+# served from a public URL: every download goes through the access check
+# (sessions_app/api.py, AttachmentView).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
+_attachment_bucket = os.environ.get("ATTACHMENT_S3_BUCKET", "")
+if _attachment_bucket:
+    _attachment_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _attachment_bucket,
+            "endpoint_url": os.environ.get("ATTACHMENT_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("ATTACHMENT_S3_REGION") or None,
+            "access_key": os.environ.get("ATTACHMENT_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("ATTACHMENT_S3_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
+else:
+    _attachment_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT / "attachments"), "base_url": None},
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": _attachment_storage,
+}
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # LOG_FORMAT=json: one JSON object per line, with session_id on every line about a session.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")

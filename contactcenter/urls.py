@@ -36,6 +36,16 @@ api_urlpatterns = [
         name="canned-detail",
     ),
     path("sessions/", sessions_api.SessionListView.as_view(), name="session-list"),
+    path(
+        "sessions/<str:session_id>/attachments/",
+        sessions_api.SessionAttachmentsView.as_view(),
+        name="session-attachments",
+    ),
+    path(
+        "attachments/<str:attachment_id>/",
+        sessions_api.AttachmentView.as_view(),
+        name="attachment",
+    ),
     # Ids are matched as text and checked by the view, so a malformed one is a JSON 404.
     path(
         "sessions/<str:session_id>/",

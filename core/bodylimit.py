@@ -29,6 +29,17 @@ async def _refuse(send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+MULTIPART_ROOM = 64 * 1024  # an upload's envelope: boundaries, part headers, a long name
+
+
+def _limit_for(path: str) -> int:
+    """Attachment uploads may carry a file of ATTACHMENT_MAX_BYTES; every other body is small.
+    The upload view refuses a file over the limit itself, with the same 413."""
+    if path.startswith(settings.UPLOAD_PATH_PREFIX) and path.endswith(settings.UPLOAD_PATH_SUFFIX):
+        return max(settings.MAX_REQUEST_BYTES, settings.ATTACHMENT_MAX_BYTES + MULTIPART_ROOM)
+    return settings.MAX_REQUEST_BYTES
+
+
 class BodyLimit:
     """ASGI middleware for HTTP: bodies of at most MAX_REQUEST_BYTES."""
 
@@ -38,7 +49,7 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.application(scope, receive, send)
-        limit = settings.MAX_REQUEST_BYTES
+        limit = _limit_for(scope.get("path", ""))
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             try:

@@ -1,10 +1,12 @@
 """REST views for chat sessions, their messages, accept and end."""
 
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +25,7 @@ from core.api import (
     parse,
     throttle_or_raise,
 )
+from core.errors import DomainError, Invalid, NotFound
 from core.text import MAX_BODY, MAX_NAME
 from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
@@ -33,6 +36,7 @@ from .actions.end import session_end
 from .actions.messages import message_send
 from .actions.offers import offer_accept, offer_decline
 from .actions.transfer import MAX_NOTE, session_transfer
+from .attachments import is_image
 from .models import EndReason, Sender, SessionState
 
 # Order matters: a customer header wins over a browser's session cookie (no CSRF for customers),
@@ -86,6 +90,16 @@ class SessionCreatedSerializer(SessionSerializer):
     )
 
 
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
+    url = serializers.CharField(
+        help_text="For its agent, staff, and its customer (add `?token=` or the header)."
+    )
+
+
 class MessageSerializer(serializers.Serializer):
     """The Message representation."""
 
@@ -94,6 +108,8 @@ class MessageSerializer(serializers.Serializer):
     sender = serializers.ChoiceField(choices=Sender.values)
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True, help_text="When the other side read it.")
+    attachment = AttachmentSerializer(allow_null=True)
 
 
 # --- request bodies ------------------------------------------------------------------------------
@@ -258,6 +274,92 @@ class SessionMessagesView(APIView):
             session_id=found.session.pk, sender=sender, body=data["body"], agent=found.agent
         )
         return Response(selectors.message_dict(message), status=201)
+
+
+class UploadRequest(serializers.Serializer):
+    file = serializers.FileField(help_text="PNG, JPEG, GIF, WebP, PDF or plain text.")
+
+
+class SessionAttachmentsView(APIView):
+    """Send a file: the session's agent while active, its customer in any state but ended."""
+
+    authentication_classes = SESSION_AUTH
+    permission_classes = [IsUserOrCustomer]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="sessions_attachments_create",
+        parameters=SESSION_PATH,
+        request={"multipart/form-data": UploadRequest},
+        responses={
+            201: MessageSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
+        },
+        tags=["sessions"],
+    )
+    def post(self, request, session_id: str):
+        found = _access(request, session_id).require(Act.WRITE)
+        if found.role == Role.CUSTOMER:
+            throttle_or_raise(CustomerMessageThrottle(str(found.session.pk)), request, self)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise Invalid("Send the file as the multipart field `file`.", field="file")
+        sender = Sender.CUSTOMER if found.role == Role.CUSTOMER else Sender.AGENT
+        message = message_send(
+            session_id=found.session.pk, sender=sender, agent=found.agent, upload=upload
+        )
+        return Response(selectors.message_dict(message), status=201)
+
+
+class AttachmentView(APIView):
+    """Download a file: its session's agent, staff, its customer (`?token=` or the header).
+
+    Anyone else, or a file that is gone, is 404. Images are shown inline with their real
+    type; everything else is a download. Never sniffed, never run: `nosniff`, and a sandbox
+    that allows nothing even if a browser were to render it."""
+
+    authentication_classes = SESSION_AUTH
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="attachments_read",
+        parameters=[
+            OpenApiParameter("attachment_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+            OpenApiParameter("token", OpenApiTypes.STR, description="The customer's token."),
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: None},
+        tags=["sessions"],
+    )
+    def get(self, request, attachment_id: str):
+        attachment = selectors.attachment_get(attachment_id)
+        if attachment is None:
+            raise NotFound("No such file.")
+        token = request.query_params.get("token")
+        credential = customer_credential(request)
+        try:
+            if token or credential is not None:
+                key = credential.token if credential is not None else token
+                access_session(attachment.session_id, customer_token=key)
+            elif request.user.is_authenticated:
+                access_session(attachment.session_id, user=request.user).require(
+                    Act.READ_MESSAGES
+                )
+            else:
+                raise NotFound("No such file.")
+            handle = attachment.file.open("rb")
+        except (DomainError, FileNotFoundError, OSError):
+            raise NotFound("No such file.") from None
+        inline = is_image(attachment.content_type)
+        response = FileResponse(
+            handle,
+            content_type=attachment.content_type,
+            as_attachment=not inline,
+            filename=attachment.name,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
 
 
 class SessionAcceptView(APIView):

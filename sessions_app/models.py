@@ -226,6 +226,39 @@ class Message(models.Model):
         return f"{self.sender}: {self.body[:40]}"
 
 
+def _attachment_path(instance: "Attachment", filename: str) -> str:
+    # Never the uploaded name: a path of our own, so no name can climb out or collide.
+    return f"{instance.session_id}/{uuid.uuid4().hex}"
+
+
+def _attachments():
+    from django.core.files.storage import storages
+
+    return storages["attachments"]
+
+
+class Attachment(models.Model):
+    """A file sent in a chat: the message that carries it, and where its bytes are stored.
+
+    `content_type` is judged from the bytes (sessions_app/attachments.py), never from the
+    name; `name` is the uploaded name, cleaned, for the download only.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="attachments")
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="attachment", null=True, blank=True
+    )
+    file = models.FileField(upload_to=_attachment_path, storage=_attachments, max_length=200)
+    name = models.CharField(max_length=200)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.content_type}, {self.size} B)"
+
+
 class EventKind(models.TextChoices):
     """What happened: the audit trail's kinds, and the events the emitter derives pushes from."""
 

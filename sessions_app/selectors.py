@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from agents_app.models import Agent
 from skills_app.models import SkillGroup
 
-from .models import ChatSession, Message, Offer, Sender, SessionState
+from .models import Attachment, ChatSession, Message, Offer, Sender, SessionState
 
 
 def iso(value: datetime | None) -> str | None:
@@ -178,7 +178,42 @@ def message_dict(message: Message) -> dict:
         "body": message.body,
         "created_at": iso(message.created_at),
         "read_at": iso(message.read_at),
+        "attachment": attachment_dict(_attachment_of(message)),
     }
+
+
+def _attachment_of(message: Message) -> Attachment | None:
+    """The message's file: from what the caller loaded (select_related, or the action that
+    wrote it), else one query; system notices never carry one."""
+    if Message.attachment.is_cached(message):
+        return getattr(message, "attachment", None)
+    if message.sender == Sender.SYSTEM or message.pk is None:
+        return None
+    return Attachment.objects.filter(message=message).first()
+
+
+def attachment_url(attachment: Attachment) -> str:
+    """Where its agent, its customer (adding `?token=`) and staff download it."""
+    return f"/api/attachments/{attachment.pk}/"
+
+
+def attachment_dict(attachment: Attachment | None) -> dict | None:
+    if attachment is None:
+        return None
+    return {
+        "id": str(attachment.pk),
+        "name": attachment.name,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "url": attachment_url(attachment),
+    }
+
+
+def attachment_get(attachment_id: object) -> Attachment | None:
+    try:
+        return Attachment.objects.get(pk=attachment_id)
+    except (Attachment.DoesNotExist, ValueError, TypeError, ValidationError):
+        return None
 
 
 def session_get(session_id: UUID | str) -> ChatSession | None:
@@ -189,7 +224,11 @@ def session_get(session_id: UUID | str) -> ChatSession | None:
 
 
 def session_messages(session: ChatSession) -> QuerySet:
-    return Message.objects.filter(session=session).order_by("created_at", "pk")
+    return (
+        Message.objects.filter(session=session)
+        .select_related("attachment")
+        .order_by("created_at", "pk")
+    )
 
 
 def first_customer_message(session: ChatSession) -> str | None:

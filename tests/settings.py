@@ -1,6 +1,7 @@
 """Test settings: PostgreSQL and a Redis database of their own unless the environment says else."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
@@ -13,6 +14,10 @@ os.environ.setdefault("THROTTLE_CUSTOMER_MESSAGE", "100000/minute")
 os.environ.setdefault("THROTTLE_AUTH_TOKEN", "100000/minute")
 # Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Uploaded files of the whole run (test processes and the servers they start) in one folder
+# outside the checkout.
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="cc-test-media-"))
 
 from contactcenter.settings import *  # noqa: E402,F403
 

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -14,48 +15,89 @@ from agents_app.selectors import service_settings
 from core.errors import Conflict, Invalid, NotFound
 from core.text import clean_body
 
-from .. import events
+from .. import attachments, events
 from ..access import check_agent_acts
 from ..events import Event
 from ..locks import lock_session
-from ..models import ChatSession, EndReason, EventKind, Message, Sender, SessionState
+from ..models import Attachment, ChatSession, EndReason, EventKind, Message, Sender, SessionState
 from .end import end_locked
 
 
 def message_send(
-    *, session_id: UUID | str, sender: str, body: object, agent: Agent | None = None
+    *,
+    session_id: UUID | str,
+    sender: str,
+    body: object = None,
+    agent: Agent | None = None,
+    upload: UploadedFile | None = None,
 ) -> Message:
-    """A customer (any state but ended) or the serving agent (active only) writes."""
-    text = clean_body(body)
-    with transaction.atomic():
-        session = lock_session(session_id, idle_timeout=sender == Sender.AGENT)
-        if sender == Sender.AGENT:
-            # Someone else's session is NotFound before anything reveals its state.
-            check_agent_acts(session, agent)
-        if session.state == SessionState.ENDED:
-            raise Conflict("This chat session has ended.", code="session_ended")
-        now = timezone.now()
-        fields = ["last_activity_at"]
-        if sender == Sender.AGENT:
-            if session.state != SessionState.ACTIVE:
-                raise Conflict("Agents write only in active sessions.", code="not_active")
-            timeout = session.current_idle_timeout
-            if timeout is None:  # no settings row yet: made with its defaults
-                timeout = service_settings().customer_idle_timeout_seconds
-            session.idle_timeout_seconds = timeout
-            session.idle_deadline = now + timedelta(seconds=timeout)
-            fields += ["idle_deadline", "idle_timeout_seconds"]
-        elif sender == Sender.CUSTOMER:
-            if session.idle_deadline is not None:
-                session.idle_deadline = None
-                fields.append("idle_deadline")
-        else:
-            raise Invalid("Unknown sender.", field="sender")
-        session.last_activity_at = now
-        session.save(update_fields=fields)
-        message = Message.objects.create(session=session, sender=sender, body=text)
-        events.record(message_created(session, message))
+    """A customer (any state but ended) or the serving agent (active only) writes; with
+    `upload`, a file (its message's body is the file's name)."""
+    if upload is not None:
+        content_type, text = attachments.checked(upload)
+    else:
+        text = clean_body(body)
+    stored: list = []  # files written before the commit: removed if it does not happen
+    try:
+        with transaction.atomic():
+            session = lock_session(session_id, idle_timeout=sender == Sender.AGENT)
+            if sender == Sender.AGENT:
+                # Someone else's session is NotFound before anything reveals its state.
+                check_agent_acts(session, agent)
+            if session.state == SessionState.ENDED:
+                raise Conflict("This chat session has ended.", code="session_ended")
+            now = timezone.now()
+            fields = ["last_activity_at"]
+            if sender == Sender.AGENT:
+                if session.state != SessionState.ACTIVE:
+                    raise Conflict("Agents write only in active sessions.", code="not_active")
+                timeout = session.current_idle_timeout
+                if timeout is None:  # no settings row yet: made with its defaults
+                    timeout = service_settings().customer_idle_timeout_seconds
+                session.idle_timeout_seconds = timeout
+                session.idle_deadline = now + timedelta(seconds=timeout)
+                fields += ["idle_deadline", "idle_timeout_seconds"]
+            elif sender == Sender.CUSTOMER:
+                if session.idle_deadline is not None:
+                    session.idle_deadline = None
+                    fields.append("idle_deadline")
+            else:
+                raise Invalid("Unknown sender.", field="sender")
+            session.last_activity_at = now
+            session.save(update_fields=fields)
+            message = Message.objects.create(session=session, sender=sender, body=text)
+            if upload is None:
+                Message.attachment.related.set_cached_value(message, None)  # no query to say so
+            else:
+                stored.append(_attach_locked(session, message, upload, content_type))
+            events.record(message_created(session, message))
+    except BaseException:
+        for file in stored:
+            file.delete(save=False)
+        raise
     return message
+
+
+def _attach_locked(session: ChatSession, message: Message, upload, content_type: str):
+    """Store the upload's bytes, then its row; returns the stored file (the caller removes it
+    if the transaction fails; a crash in between leaves bytes no row points to, never a row
+    without its bytes)."""
+    found = Attachment(
+        session=session,
+        message=message,
+        name=message.body,
+        size=upload.size,
+        content_type=content_type,
+    )
+    upload.seek(0)
+    found.file.save("upload", upload, save=False)
+    try:
+        found.save()
+    except BaseException:
+        found.file.delete(save=False)
+        raise
+    Message.attachment.related.set_cached_value(message, found)
+    return found.file
 
 
 # Whose messages a reader reads: the other side's (system notices are nobody's to answer).
