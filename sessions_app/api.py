@@ -341,9 +341,7 @@ class AttachmentView(APIView):
                 key = credential.token if credential is not None else token
                 access_session(attachment.session_id, customer_token=key)
             elif request.user.is_authenticated:
-                access_session(attachment.session_id, user=request.user).require(
-                    Act.READ_MESSAGES
-                )
+                access_session(attachment.session_id, user=request.user).require(Act.READ_MESSAGES)
             else:
                 raise NotFound("No such file.")
             handle = attachment.file.open("rb")

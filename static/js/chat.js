@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, renderMessages, markRead, typingNotifier, sendBox } = window.CC;
+  const { LiveSocket, wsUrl, renderMessages, markRead, typingNotifier, sendBox, uploader } = window.CC;
   const $ = (id) => document.getElementById(id);
   const KEY = "cc.chat";
   const REASONS = {
@@ -141,7 +141,7 @@
   function render() {
     $("status").textContent = statusText();
     $("status").dataset.state = session ? session.state : "";
-    renderMessages($("log"), messages, "customer");
+    renderMessages($("log"), messages, "customer", withToken);
     const typing = session && session.state === "active" && typingUntil > Date.now();
     $("typing").hidden = !typing;
     if (typing) {
@@ -161,6 +161,29 @@
       $("end-box").dataset.reason = reason || "";
     }
   }
+
+  // Files are served to this page with its token (a plain link or <img> sends no header).
+  function withToken(url) {
+    const chat = saved();
+    return chat ? `${url}?token=${encodeURIComponent(chat.token)}` : url;
+  }
+
+  uploader({
+    button: $("attach"),
+    input: $("file"),
+    zone: $("conversation"),
+    progress: $("upload-progress"),
+    target: () => {
+      const chat = saved();
+      if (!chat || !session || session.state === "ended") return null;
+      return { url: `/api/sessions/${chat.id}/attachments/`, headers: { "X-Customer-Token": chat.token } };
+    },
+    onSent: (message) => {
+      addMessage(message);
+      render();
+    },
+    onError: (detail) => alert(detail),
+  });
 
   typingNotifier($("body"), () => {
     if (socket && session && session.state === "active") {

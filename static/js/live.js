@@ -164,9 +164,34 @@
     return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
+  function sizeText(bytes) {
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  }
+
+  // A file in the conversation: an image as a thumbnail (opens full size), anything else as a
+  // download link. `fileUrl` adds what this page needs to be let in (the customer's token).
+  function attachmentNode(att, fileUrl) {
+    const url = fileUrl(att.url);
+    if (/^image\/(png|jpeg|gif|webp)$/.test(att.content_type)) {
+      return el(
+        "a",
+        { class: "attachment", href: url, target: "_blank", rel: "noopener" },
+        el("img", { class: "thumb", src: url, alt: att.name, loading: "lazy" }),
+      );
+    }
+    return el(
+      "a",
+      { class: "attachment file", href: url, download: att.name },
+      el("span", { class: "file-name" }, att.name),
+      el("span", { class: "file-size" }, sizeText(att.size)),
+    );
+  }
+
   // The conversation as a list, oldest first, scrolled to the newest (workspace and chat page).
   // `mine`: the sender whose last message the other side has read is marked "Seen".
-  function renderMessages(list, messages, mine) {
+  function renderMessages(list, messages, mine, fileUrl = (u) => u) {
     let seen = -1;
     messages.forEach((m, i) => {
       if (mine && m.sender === mine && m.read_at) seen = i;
@@ -176,7 +201,7 @@
         el(
           "li",
           { class: `msg ${m.sender}`, "data-sender": m.sender, "data-id": m.id },
-          el("span", { class: "body" }, m.body),
+          m.attachment ? attachmentNode(m.attachment, fileUrl) : el("span", { class: "body" }, m.body),
           el("time", {}, timeOf(m.created_at)),
           i === seen ? el("span", { class: "seen" }, "Seen") : null,
         ),
@@ -236,5 +261,71 @@
     });
   }
 
-  window.CC = { LiveSocket, wsUrl, el, timeOf, renderMessages, markRead, typingNotifier, sendBox };
+  // Files: a button, a hidden file input and a drop zone, each upload with its progress bar.
+  // `target()` says where to send ({url, headers}) or null when nothing can be sent now.
+  function uploader({ button, input, zone, progress, target, onSent, onError }) {
+    function send(file) {
+      const where = target();
+      if (!where || !file) return;
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", where.url);
+      for (const [name, value] of Object.entries(where.headers || {})) xhr.setRequestHeader(name, value);
+      xhr.setRequestHeader("Accept", "application/json");
+      progress.hidden = false;
+      progress.value = 0;
+      xhr.upload.onprogress = (ev) => {
+        if (ev.lengthComputable) progress.value = Math.round((100 * ev.loaded) / ev.total);
+      };
+      xhr.onloadend = () => {
+        progress.hidden = true;
+        let body = {};
+        try {
+          body = JSON.parse(xhr.responseText || "{}");
+        } catch (e) {
+          body = {};
+        }
+        if (xhr.status === 201) onSent(body);
+        else onError(body.detail || `The file was not sent (${xhr.status || "no connection"}).`);
+      };
+      const form = new FormData();
+      form.append("file", file);
+      xhr.send(form);
+    }
+    button.addEventListener("click", () => input.click());
+    input.addEventListener("change", () => {
+      for (const file of input.files) send(file);
+      input.value = "";
+    });
+    zone.addEventListener("dragover", (ev) => {
+      if (!ev.dataTransfer || ![...ev.dataTransfer.types].includes("Files")) return;
+      ev.preventDefault();
+      zone.classList.add("dropping");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("dropping"));
+    zone.addEventListener("drop", (ev) => {
+      zone.classList.remove("dropping");
+      if (!ev.dataTransfer || !ev.dataTransfer.files.length) return;
+      ev.preventDefault();
+      for (const file of ev.dataTransfer.files) send(file);
+    });
+    return { send };
+  }
+
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  window.CC = {
+    LiveSocket,
+    wsUrl,
+    el,
+    timeOf,
+    renderMessages,
+    markRead,
+    typingNotifier,
+    sendBox,
+    uploader,
+    csrfToken,
+  };
 })();

@@ -3,7 +3,8 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox } = window.CC;
+  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox, uploader, csrfToken } =
+    window.CC;
   const $ = (id) => document.getElementById(id);
   const REASONS = {
     agent_ended: "You ended this chat.",
@@ -428,6 +429,22 @@
       .command({ type: "session.end", session_id: id })
       .then(() => handle({ type: "session.ended", session_id: id, reason: "agent_ended" }))
       .catch((err) => flash(err.detail || "Could not end the chat."));
+  });
+
+  uploader({
+    button: $("attach"),
+    input: $("file"),
+    zone: $("pane"),
+    progress: $("upload-progress"),
+    target: () =>
+      state.selected && state.sessions.has(state.selected)
+        ? {
+            url: `/api/sessions/${state.selected}/attachments/`,
+            headers: { "X-CSRFToken": csrfToken() },
+          }
+        : null,
+    onSent: (message) => handle({ type: "message.created", message }),
+    onError: (detail) => flash(detail),
   });
 
   typingNotifier($("body"), () => {

@@ -16,15 +16,15 @@ from tests.api.conftest import client_for, customer_client
 pytestmark = pytest.mark.django_db
 
 
-def png_bytes() -> bytes:
-    """A real 1x1 PNG."""
+def png_bytes(width: int = 1, height: int = 1) -> bytes:
+    """A real PNG, orange, of the given size."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress((b"\x00" + b"\xf0\x80\x20" * width) * height)
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )

@@ -180,3 +180,43 @@ def test_typing_shows_on_both_sides_and_a_read_reply_says_seen(
     # And the customer's first line, read by the agent on screen, says "Seen" on the page
     expect(customer.locator("#log li.customer .seen")).to_have_text("Seen")
     shot(agent, "agent-sees-seen")
+
+
+def test_customer_sends_an_image_the_agent_sees_the_thumbnail_and_sends_a_pdf_back(
+    browser, live_server_url, desk, shot, tmp_path
+):
+    from tests.api.test_attachments_api import PDF, png_bytes
+
+    desk.service_mode = "auto"
+    desk.save()
+    alice = new_agent("Alice")
+    agent = open_workspace(browser, live_server_url, alice)
+    customer = start_chat(browser, live_server_url, "Maria", "See the photo")
+    agent.locator("#sessions li").click()
+
+    # When the customer picks an image with the attach button
+    photo = tmp_path / "broken-parcel.png"
+    photo.write_bytes(png_bytes(96, 64))
+    customer.locator("#file").set_input_files(str(photo))
+
+    # Then both sides show it as a thumbnail that loaded (the customer's with its token)
+    for page in (customer, agent):
+        thumb = page.locator("#log img.thumb")
+        expect(thumb).to_have_count(1, timeout=10000)
+        expect(thumb).to_have_attribute("alt", "broken-parcel.png")
+        page.wait_for_function(
+            "() => document.querySelector('#log img.thumb').naturalWidth > 0", timeout=10000
+        )
+    shot(agent, "agent-sees-thumbnail")
+
+    # When the agent sends a PDF, the customer gets a download link, not an inline view
+    invoice = tmp_path / "invoice.pdf"
+    invoice.write_bytes(PDF)
+    agent.locator("#file").set_input_files(str(invoice))
+    link = customer.locator("#log a.attachment.file")
+    expect(link).to_contain_text("invoice.pdf", timeout=10000)
+    assert "token=" in link.get_attribute("href")
+    with customer.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "invoice.pdf"
+    shot(customer, "customer-sees-file-link")
