@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # full-text search over messages (sessions_app/selectors.py)
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",

@@ -37,6 +37,11 @@ api_urlpatterns = [
     ),
     path("sessions/", sessions_api.SessionListView.as_view(), name="session-list"),
     path(
+        "sessions/<str:session_id>/transcript/",
+        sessions_api.SessionTranscriptView.as_view(),
+        name="session-transcript",
+    ),
+    path(
         "sessions/<str:session_id>/attachments/",
         sessions_api.SessionAttachmentsView.as_view(),
         name="session-attachments",

@@ -71,3 +71,53 @@ def fill_in(template: str, **values: str) -> str:
     for name, value in values.items():
         template = template.replace("{" + name + "}", value)
     return template
+
+
+MAX_ATTRIBUTES, MAX_ATTRIBUTE_KEY, MAX_ATTRIBUTE_VALUE = 20, 50, 200
+
+
+def clean_email(email: object, *, field: str = "email") -> str:
+    """An optional email address: "" when absent, else a valid address (lower-cased domain)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if email in (None, ""):
+        return ""
+    text = _checked(email, field, field).strip()
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise Invalid("email is not a valid address.", field=field) from None
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def clean_attributes(attributes: object, *, field: str = "attributes") -> dict:
+    """What an embedding site says about its customer: an object of at most 20 string keys,
+    each value a string, number or boolean of at most 200 characters."""
+    if attributes in (None, ""):
+        return {}
+    if not isinstance(attributes, dict):
+        raise Invalid("attributes must be an object.", field=field)
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise Invalid(f"attributes has at most {MAX_ATTRIBUTES} keys.", field=field)
+    cleaned = {}
+    for key, value in attributes.items():
+        key = _checked(key, "An attribute name", field).strip()
+        if not key or len(key) > MAX_ATTRIBUTE_KEY:
+            raise Invalid(f"Attribute names are 1-{MAX_ATTRIBUTE_KEY} characters.", field=field)
+        if isinstance(value, bool) or value is None:
+            pass
+        elif isinstance(value, int | float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise Invalid(f"attributes.{key} must be a finite number.", field=field)
+        elif isinstance(value, str):
+            value = _checked(value, f"attributes.{key}", field)
+        else:
+            raise Invalid(f"attributes.{key} must be a string, number or boolean.", field=field)
+        if len(str(value)) > MAX_ATTRIBUTE_VALUE:
+            raise Invalid(
+                f"attributes.{key} is at most {MAX_ATTRIBUTE_VALUE} characters.", field=field
+            )
+        cleaned[key] = value
+    return cleaned

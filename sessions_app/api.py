@@ -8,6 +8,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -82,6 +83,8 @@ class SessionSerializer(serializers.Serializer):
     skill_group = GroupRefSerializer(
         allow_null=True, help_text="The group it is routed in (null once that group is deleted)."
     )
+    email = serializers.EmailField(allow_null=True)
+    attributes = serializers.DictField()
 
 
 class SessionCreatedSerializer(SessionSerializer):
@@ -132,6 +135,12 @@ class SessionCreateRequest(StrictSerializer):
         allow_blank=True,
         help_text="A skill group's id (see /api/public/skill-groups/); absent: the default group.",
     )
+    email = TextField(required=False, allow_blank=True, allow_null=True, max_length=254)
+    attributes = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="At most 20 keys; values strings, numbers or booleans of up to 200 characters.",
+    )
 
 
 class MessageCreateRequest(StrictSerializer):
@@ -142,6 +151,8 @@ class MessageCreateRequest(StrictSerializer):
 
 class SessionListQuery(serializers.Serializer):
     state = serializers.ChoiceField(choices=SessionState.values, required=False)
+    q = serializers.CharField(required=False, max_length=200, allow_blank=True)
+    email = serializers.CharField(required=False, max_length=254)
 
 
 # --- who is asking, about which session ---------------------------------------------------------
@@ -188,7 +199,19 @@ class SessionListView(APIView):
         parameters=[
             OpenApiParameter(
                 "state", str, enum=SessionState.values, description="Only sessions in this state."
-            )
+            ),
+            OpenApiParameter(
+                "q",
+                str,
+                description="Customer name, email or message text (full-text search on "
+                'PostgreSQL: words, "a phrase", -word).',
+            ),
+            OpenApiParameter(
+                "email",
+                str,
+                description="A returning customer's chats. Agents see every chat of a customer "
+                "they serve now; otherwise their own.",
+            ),
         ],
         responses={200: SessionSerializer(many=True), **error_responses(400, 401, 403)},
         tags=["sessions"],
@@ -198,9 +221,17 @@ class SessionListView(APIView):
         agent = None if request.user.is_staff else agent_for_user(request.user)
         if agent is None and not request.user.is_staff:
             raise PermissionDenied("Agents and staff only.", code="not_an_agent")
-        sessions = selectors.sessions_visible_to(agent, staff=request.user.is_staff)
+        email = query.get("email", "").strip()
+        if email and (request.user.is_staff or selectors.serves_customer(agent, email)):
+            sessions = selectors.sessions_of_customer(email)
+        else:
+            sessions = selectors.sessions_visible_to(agent, staff=request.user.is_staff)
+            if email:
+                sessions = sessions.filter(email__iexact=email)
         if "state" in query:
             sessions = sessions.filter(state=query["state"])
+        if query.get("q"):
+            sessions = selectors.sessions_matching(sessions, query["q"])
         sessions = sessions.select_related("agent__user", "skill_group")
         sessions = sessions.order_by("-created_at", "pk")
         paginator = self.pagination_class()
@@ -220,6 +251,8 @@ class SessionListView(APIView):
             customer_name=data["customer_name"],
             message=data.get("message"),
             skill_group=data.get("skill_group"),
+            email=data.get("email"),
+            attributes=data.get("attributes"),
         )
         return Response(dict(selectors.session_dict(session), customer_token=token), status=201)
 
@@ -358,6 +391,72 @@ class AttachmentView(APIView):
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class PlainTextRenderer(BaseRenderer):
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data.encode() if isinstance(data, str) else str(data).encode()
+
+
+class TranscriptSerializer(serializers.Serializer):
+    session = SessionSerializer()
+    messages = MessageSerializer(many=True)
+
+
+class SessionTranscriptView(APIView):
+    """The whole chat: its agent, staff, its customer, and an agent serving the same customer
+    (by email) now. Plain text by default; JSON with `Accept: application/json`."""
+
+    authentication_classes = SESSION_AUTH
+    permission_classes = [IsUserOrCustomer]
+    renderer_classes = [PlainTextRenderer, JSONRenderer]
+
+    @extend_schema(
+        operation_id="sessions_transcript",
+        parameters=SESSION_PATH,
+        responses={
+            (200, "text/plain"): OpenApiTypes.STR,
+            (200, "application/json"): TranscriptSerializer,
+            **error_responses(401, 404),
+        },
+        tags=["sessions"],
+    )
+    def get(self, request, session_id: str):
+        session = _transcript_access(request, session_id)
+        messages = list(selectors.session_messages(session))
+        if isinstance(request.accepted_renderer, JSONRenderer):
+            return Response(
+                {
+                    "session": selectors.session_dict(session),
+                    "messages": [selectors.message_dict(m) for m in messages],
+                }
+            )
+        response = Response(selectors.transcript_text(session, messages))
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:  # errors are JSON, whatever was asked for
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+def _transcript_access(request, session_id: str):
+    try:
+        return _access(request, session_id).require(Act.READ_MESSAGES).session
+    except NotFound:
+        agent = agent_for_user(request.user) if request.user.is_authenticated else None
+        session = selectors.session_get(session_id)
+        if agent is None or session is None or not session.email:
+            raise
+        if not selectors.serves_customer(agent, session.email):
+            raise
+        return session
 
 
 class SessionAcceptView(APIView):

@@ -28,6 +28,10 @@ class ChatSession(models.Model):
         max_length=10, choices=SessionState.choices, default=SessionState.QUEUED
     )
     customer_name = models.CharField(max_length=100)
+    # What the customer told us about themselves (optional): a returning customer's earlier
+    # chats are found by email; attributes are the embedding site's (plan, order number...).
+    email = models.EmailField(blank=True, db_index=True)
+    attributes = models.JSONField(default=dict, blank=True)
     # sha256 of the customer's secret; the secret itself is never stored.
     customer_token_hash = models.CharField(max_length=64, editable=False)
     agent = models.ForeignKey(

@@ -4,7 +4,9 @@ import time
 from datetime import UTC, datetime
 from uuid import UUID
 
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from agents_app.models import Agent
@@ -108,6 +110,8 @@ def session_dict(
         "id": str(session.pk),
         "state": session.state,
         "customer_name": session.customer_name,
+        "email": session.email or None,
+        "attributes": session.attributes or {},
         "agent": None,
         "created_at": iso(session.created_at),
         "accepted_at": iso(session.accepted_at),
@@ -258,6 +262,64 @@ def sessions_visible_to(agent: Agent | None, *, staff: bool) -> QuerySet:
         return ChatSession.objects.all()
     offered = Offer.objects.standing().filter(agent=agent).values("session_id")
     return ChatSession.objects.filter(Q(agent=agent) | Q(pk__in=offered))
+
+
+def sessions_matching(sessions: QuerySet, text: str) -> QuerySet:
+    """Those whose customer name or email contains `text`, or one of whose messages matches
+    it: PostgreSQL full-text search (the `message_body_search` index; web-search syntax:
+    words, "a phrase", -not), a plain substring search elsewhere."""
+    text = text.strip()
+    if not text:
+        return sessions
+    about = Q(customer_name__icontains=text) | Q(email__icontains=text)
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, config="simple", search_type="websearch")
+        vector = SearchVector("body", config="simple")
+        hits = Message.objects.annotate(found=vector).filter(found=query).values("session_id")
+    else:
+        hits = Message.objects.filter(body__icontains=text).values("session_id")
+    return sessions.filter(about | Q(pk__in=hits))
+
+
+def sessions_of_customer(email: str) -> QuerySet:
+    """Every chat a customer had with this email address (any case), newest first."""
+    return ChatSession.objects.filter(email__iexact=email.strip()).order_by("-created_at", "pk")
+
+
+def serves_customer(agent: Agent, email: str) -> bool:
+    """Whether the agent serves (or is offered) a chat of this email now: it may then read that
+    customer's earlier chats, whoever served them."""
+    if not email.strip():
+        return False
+    offered = Offer.objects.standing().filter(agent=agent).values("session_id")
+    mine = Q(agent=agent, state=SessionState.ACTIVE) | Q(pk__in=offered)
+    return ChatSession.objects.filter(mine, email__iexact=email.strip()).exists()
+
+
+def transcript_text(session: ChatSession, messages: list[Message]) -> str:
+    """The chat as plain text: a heading, then one line per message."""
+    who = session.customer_name + (f" <{session.email}>" if session.email else "")
+    head = [f"Chat with {who}", f"Started {_clock(session.created_at, True)} UTC"]
+    if session.skill_group_id is not None:
+        head.append(f"Group: {group_ref(session)['name']}")
+    if session.agent_id is not None:
+        head.append(f"Agent: {agent_name(session)}")
+    if session.ended_at is not None:
+        head.append(f"Ended {_clock(session.ended_at, True)} UTC ({session.end_reason})")
+    names = {Sender.CUSTOMER: session.customer_name, Sender.SYSTEM: "System"}
+    lines = []
+    for message in messages:
+        sender = names.get(message.sender, "Agent")
+        body = message.body
+        found = _attachment_of(message)
+        if found is not None:
+            body = f"[file: {found.name}, {found.size} bytes]"
+        lines.append(f"[{_clock(message.created_at)}] {sender}: {body}")
+    return "\n".join(head) + "\n\n" + "\n".join(lines) + "\n"
+
+
+def _clock(value: datetime, day: bool = False) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M" if day else "%H:%M:%S")
 
 
 def queued_sessions(limit: int | None = None) -> QuerySet:

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Invalid
-from core.text import clean_body, clean_name
+from core.text import clean_attributes, clean_body, clean_email, clean_name
 from skills_app.models import SkillGroup
 from skills_app.selectors import default_group
 
@@ -48,7 +48,12 @@ def _open_group(group_id: int | None) -> LockedGroup:
 
 
 def session_create(
-    *, customer_name: str, message: str | None = None, skill_group=None
+    *,
+    customer_name: str,
+    message: str | None = None,
+    skill_group=None,
+    email: object = None,
+    attributes: object = None,
 ) -> tuple[ChatSession, str]:
     """Open a chat for an anonymous customer in a skill group (the default one if none is
     named) and route it. Returns the session and the customer's secret.
@@ -58,18 +63,19 @@ def session_create(
     """
     name = clean_name(customer_name)
     body = clean_body(message) if message not in (None, "") else None
+    about = {"email": clean_email(email), "attributes": clean_attributes(attributes)}
     group_id = _group_id(skill_group)
     token = secrets.token_urlsafe(32)
     # First with the pool read unlocked and only the chosen agent locked (the usual case: one
     # row lock, not the whole pool's); if that agent was taken meanwhile, again, all locked.
     try:
-        return _create(name, body, group_id, token, optimistic=True)
+        return _create(name, body, group_id, token, about, optimistic=True)
     except RoutingConflict:
-        return _create(name, body, group_id, token, optimistic=False)
+        return _create(name, body, group_id, token, about, optimistic=False)
 
 
 def _create(
-    name: str, body: str | None, group_id: int | None, token: str, *, optimistic: bool
+    name: str, body: str | None, group_id: int | None, token: str, about: dict, *, optimistic: bool
 ) -> tuple[ChatSession, str]:
     try:
         with transaction.atomic():
@@ -81,6 +87,7 @@ def _create(
                 skill_group=SkillGroup(pk=group.pk, name=group.name),
                 created_at=now,
                 last_activity_at=now,
+                **about,
             )
             if group.overflow_group_id is not None and group.overflow_after_seconds is not None:
                 # The overflow moment is copied onto the row, as every timer is.
