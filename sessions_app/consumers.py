@@ -286,6 +286,7 @@ class AgentConsumer(_NumberedConsumer):
         "session.end": "cmd_end",
         "agent.status": "cmd_status",
         "messages.list": "cmd_messages",
+        "queue.stats": "cmd_queue_stats",
         "heartbeat": "cmd_heartbeat",
         "sync": "cmd_sync",
     }
@@ -359,6 +360,9 @@ class AgentConsumer(_NumberedConsumer):
             agent=self.agent,
         )
         return {"marked": marked}
+
+    async def cmd_queue_stats(self, frame: dict) -> dict:
+        return {"queues": await database_sync_to_async(selectors.queue_stats)(self.agent)}
 
     async def cmd_transfer_targets(self, frame: dict) -> dict:
         return await database_sync_to_async(transfer_targets)(self.agent)

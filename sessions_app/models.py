@@ -217,6 +217,15 @@ class Message(models.Model):
         ChatSession, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     sender = models.CharField(max_length=10, choices=Sender.choices)
+    # The agent who wrote an agent message (a chat may change hands by transfer).
+    author = models.ForeignKey(
+        "agents_app.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     body = models.TextField(max_length=4000)
     created_at = models.DateTimeField(auto_now_add=True)
     # When the other side read it (a read receipt up to this message or a later one).

@@ -15,6 +15,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@ensure_csrf_cookie
 def workspace(request: HttpRequest) -> HttpResponse:
     agent = agent_for_user(request.user)
     if agent is None:

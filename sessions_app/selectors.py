@@ -182,6 +182,7 @@ def message_dict(message: Message) -> dict:
         "body": message.body,
         "created_at": iso(message.created_at),
         "read_at": iso(message.read_at),
+        "author": agent_ref(message.author_id),
         "attachment": attachment_dict(_attachment_of(message)),
     }
 
@@ -320,6 +321,35 @@ def transcript_text(session: ChatSession, messages: list[Message]) -> str:
 
 def _clock(value: datetime, day: bool = False) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M" if day else "%H:%M:%S")
+
+
+def queue_stats(agent: Agent) -> list[dict]:
+    """For each group the agent serves: how many wait there and since when (the oldest)."""
+    from django.db.models import Count, Min
+
+    from skills_app.models import SkillGroupMember
+
+    memberships = SkillGroupMember.objects.filter(agent=agent).select_related("group")
+    waiting = (
+        ChatSession.objects.filter(
+            state=SessionState.QUEUED, skill_group__in=[m.group_id for m in memberships]
+        )
+        .values("skill_group_id")
+        .annotate(n=Count("pk"), oldest=Min("created_at"))
+    )
+    by_group = {row["skill_group_id"]: row for row in waiting}
+    stats = []
+    for member in sorted(memberships, key=lambda m: m.group.name):
+        row = by_group.get(member.group_id, {})
+        stats.append(
+            {
+                "group_id": str(member.group_id),
+                "name": member.group.name,
+                "waiting": row.get("n", 0),
+                "oldest_created_at": iso(row.get("oldest")),
+            }
+        )
+    return stats
 
 
 def queued_sessions(limit: int | None = None) -> QuerySet:

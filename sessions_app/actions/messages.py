@@ -65,7 +65,10 @@ def message_send(
                 raise Invalid("Unknown sender.", field="sender")
             session.last_activity_at = now
             session.save(update_fields=fields)
-            message = Message.objects.create(session=session, sender=sender, body=text)
+            author = agent if sender == Sender.AGENT else None
+            message = Message.objects.create(
+                session=session, sender=sender, body=text, author=author
+            )
             if upload is None:
                 Message.attachment.related.set_cached_value(message, None)  # no query to say so
             else:

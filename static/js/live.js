@@ -189,24 +189,47 @@
     );
   }
 
-  // The conversation as a list, oldest first, scrolled to the newest (workspace and chat page).
-  // `mine`: the sender whose last message the other side has read is marked "Seen".
-  function renderMessages(list, messages, mine, fileUrl = (u) => u) {
+  function dayLabel(d) {
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (d.toDateString() === today.toDateString()) return "Today";
+    if (d.toDateString() === yesterday.toDateString()) return "Yesterday";
+    return d.toLocaleDateString([], { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+  }
+
+  // The conversation as a list, oldest first, grouped by day, scrolled to the newest (workspace,
+  // chat page, transcripts). `mine`: the sender whose last message the other side has read is
+  // marked "Seen". `names` ({customer, agent}): who wrote each line, shown above it (an agent's
+  // message names its own author).
+  function renderMessages(list, messages, mine, fileUrl = (u) => u, names = null) {
     let seen = -1;
     messages.forEach((m, i) => {
       if (mine && m.sender === mine && m.read_at) seen = i;
     });
-    list.replaceChildren(
-      ...messages.map((m, i) =>
+    const items = [];
+    let day = "";
+    messages.forEach((m, i) => {
+      const at = new Date(m.created_at);
+      const key = Number.isNaN(at.getTime()) ? "" : at.toDateString();
+      if (key && key !== day) {
+        day = key;
+        items.push(el("li", { class: "day", role: "separator" }, dayLabel(at)));
+      }
+      let who = null;
+      if (names && m.sender === "agent") who = (m.author && m.author.display_name) || names.agent;
+      else if (names && m.sender === "customer") who = names.customer;
+      items.push(
         el(
           "li",
           { class: `msg ${m.sender}`, "data-sender": m.sender, "data-id": m.id },
+          who ? el("span", { class: "who" }, who) : null,
           m.attachment ? attachmentNode(m.attachment, fileUrl) : el("span", { class: "body" }, m.body),
-          el("time", {}, timeOf(m.created_at)),
+          el("time", { dateTime: m.created_at }, timeOf(m.created_at)),
           i === seen ? el("span", { class: "seen" }, "Seen") : null,
         ),
-      ),
-    );
+      );
+    });
+    list.replaceChildren(...items);
     list.scrollTop = list.scrollHeight;
   }
 

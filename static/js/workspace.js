@@ -1,16 +1,25 @@
 // The agent workspace: status and load, offer prompt bars with countdown and ringtone, the list
-// of active chats with unread counts, and the chat pane. All state is rebuilt from each hello.
+// of chats (with unread counts, and ended ones until dismissed), the chat pane with the
+// customer's details, transfer, canned responses, files, typing and read receipts, and the
+// history of past chats. All live state is rebuilt from each hello.
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox, uploader, csrfToken } =
-    window.CC;
+  const CC = window.CC;
+  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox } = CC;
   const $ = (id) => document.getElementById(id);
+
   const REASONS = {
     agent_ended: "You ended this chat.",
     customer_ended: "The customer left the chat.",
     customer_idle_timeout: "Ended: the customer did not reply in time (idle timeout).",
     staff_ended: "A staff member ended this chat.",
+  };
+  // Said in a toast when a chat ends without this agent ending it.
+  const ENDED_TOAST = {
+    customer_ended: (name) => `${name} left the chat.`,
+    customer_idle_timeout: (name) => `The chat with ${name} ended: no reply in time.`,
+    staff_ended: (name) => `A staff member ended the chat with ${name}.`,
   };
   // Why a transfer this agent asked for did not happen, as `session.transfer_failed` says.
   const TRANSFER_FAILED = {
@@ -18,24 +27,22 @@
     expired: (who) => `${who} did not accept the transfer in time.`,
     unavailable: (who) => `${who} is no longer available: the transfer was cancelled.`,
   };
-
   const REASON_TEXT = { missed_offers: "set away: offers went unanswered" };
   const TYPING_SHOWN_MS = 4000; // a typing signal comes every 2 s while someone types
-  // A chat's group, unless the agent serves that one group alone (then it says nothing new).
-  function groupTag(s) {
-    const mine = (state.agent && state.agent.skill_groups) || [];
-    const only = mine.length === 1 && s.skill_group && String(mine[0].id) === String(s.skill_group.id);
-    if (!s.skill_group || only) return null;
-    return el("span", { class: "group", title: "Skill group" }, s.skill_group.name);
-  }
+  const QUEUE_POLL_MS = 10000;
+  const END_CONFIRM_MS = 4000;
+  const BASE_TITLE = document.title;
 
   const state = {
     agent: null,
     offers: new Map(), // session id -> {session, offer, firstMessage}
-    sessions: new Map(), // active session id -> {session, unread, messages|null, lastActivity}
-    ended: new Map(), // session id -> reason (kept so the pane can say why)
+    // session id -> {session, unread, messages|null, lastActivity, transfer, ended, context}
+    // `ended`: {reason, text} once it ended; kept (greyed) until the agent dismisses it.
+    sessions: new Map(),
     typing: new Map(), // session id -> until when its customer shows as typing (ms)
     selected: null,
+    queues: [],
+    view: "chats",
   };
   const ring = $("ring");
   let audioUnlocked = false;
@@ -49,6 +56,25 @@
   });
   window.ccWorkspace = { state, socket };
 
+  // A chat's group, unless the agent serves that one group alone (then it says nothing new).
+  function groupTag(s) {
+    const mine = (state.agent && state.agent.skill_groups) || [];
+    const only = mine.length === 1 && s.skill_group && String(mine[0].id) === String(s.skill_group.id);
+    if (!s.skill_group || only) return null;
+    return el("span", { class: "group", title: "Skill group" }, s.skill_group.name);
+  }
+
+  function activeEntry(id) {
+    const entry = id && state.sessions.get(id);
+    return entry && !entry.ended ? entry : null;
+  }
+
+  function activeCount() {
+    let n = 0;
+    for (const entry of state.sessions.values()) if (!entry.ended) n += 1;
+    return n;
+  }
+
   // --- state changes from the server ------------------------------------------------------
 
   function rebuild(hello) {
@@ -57,7 +83,7 @@
       // Heartbeats well inside the grace period, so an open workspace is never taken for gone.
       socket.heartbeatMs = Math.max(2000, Math.min(10000, (hello.presence_grace_seconds * 1000) / 3));
     }
-    const oldSessions = state.sessions;
+    const old = state.sessions;
     state.offers = new Map();
     state.sessions = new Map();
     for (const s of hello.sessions) {
@@ -65,21 +91,24 @@
         // Offered to this agent: a new chat, or (still active with someone else) a transfer.
         state.offers.set(s.id, { session: s, offer: s.offer, firstMessage: s.first_message });
       } else if (s.state === "active") {
-        const old = oldSessions.get(s.id);
+        const before = old.get(s.id);
         state.sessions.set(s.id, {
           session: s,
-          unread: old ? old.unread : 0,
+          unread: before ? before.unread : 0,
           messages: null,
           lastActivity: s.last_activity_at || s.accepted_at,
           transfer: s.transfer || null,
+          ended: null,
+          context: before ? before.context : null,
         });
       }
     }
-    if (state.selected && !state.sessions.has(state.selected) && !state.ended.has(state.selected)) {
-      state.selected = null;
-    }
-    if (state.selected && state.sessions.has(state.selected)) loadMessages(state.selected);
+    // Ended chats the agent has not dismissed yet stay, as they were.
+    for (const [id, entry] of old) if (entry.ended && !state.sessions.has(id)) state.sessions.set(id, entry);
+    if (state.selected && !state.sessions.has(state.selected)) state.selected = null;
+    if (activeEntry(state.selected)) loadMessages(state.selected);
     renderAll();
+    pollQueues();
   }
 
   function handle(frame) {
@@ -87,7 +116,7 @@
       case "session.offered": {
         const s = frame.session;
         state.offers.set(s.id, { session: s, offer: frame.offer, firstMessage: s.first_message });
-        notify(s);
+        notify(`New chat: ${s.customer_name}`, s.first_message || "", s.id);
         break;
       }
       case "session.offer_expired": {
@@ -98,15 +127,17 @@
       case "session.assigned": {
         const s = frame.session;
         state.offers.delete(s.id);
-        state.ended.delete(s.id);
-        const old = state.sessions.get(s.id);
+        const before = state.sessions.get(s.id);
         state.sessions.set(s.id, {
           session: s,
-          unread: old ? old.unread : 0,
-          messages: old ? old.messages : null,
+          unread: before ? before.unread : 0,
+          messages: before && !before.ended ? before.messages : null,
           lastActivity: s.last_activity_at || s.accepted_at,
+          transfer: null,
+          ended: null,
+          context: before ? before.context : null,
         });
-        if (!state.selected || !state.sessions.has(state.selected)) select(s.id);
+        if (!activeEntry(state.selected)) select(s.id);
         break;
       }
       case "message.created": {
@@ -116,7 +147,13 @@
         if (entry) {
           if (entry.messages && !entry.messages.some((x) => x.id === m.id)) entry.messages.push(m);
           entry.lastActivity = m.created_at;
-          if (state.selected !== m.session_id || document.hidden) entry.unread += 1;
+          const onScreen = state.selected === m.session_id && !document.hidden;
+          if (!onScreen && m.sender !== "agent") {
+            entry.unread += 1;
+            if (document.hidden && m.sender === "customer") {
+              notify(entry.session.customer_name, m.attachment ? m.attachment.name : m.body, m.session_id);
+            }
+          }
         }
         break;
       }
@@ -135,7 +172,7 @@
         break;
       }
       case "session.transfer_pending": {
-        const entry = state.sessions.get(frame.session_id);
+        const entry = activeEntry(frame.session_id);
         if (entry) entry.transfer = frame.transfer;
         break;
       }
@@ -151,30 +188,48 @@
       }
       case "session.transferred": {
         const entry = state.sessions.get(frame.session_id);
-        state.sessions.delete(frame.session_id);
         const to = (frame.to_agent && frame.to_agent.display_name) || "another agent";
         const name = entry ? entry.session.customer_name : "the customer";
-        if (entry || state.selected === frame.session_id) {
-          state.ended.set(frame.session_id, { reason: "transferred", to, entry });
-        }
+        // Handed over by this agent's own choice: off the list; the pane says where it went.
+        if (entry) endEntry(entry, "transferred", `Transferred to ${to}.`, true);
         flash(`Your chat with ${name} is now with ${to}.`, "info");
         break;
       }
       case "session.ended": {
         state.offers.delete(frame.session_id);
         const entry = state.sessions.get(frame.session_id);
-        state.sessions.delete(frame.session_id);
-        if (entry || state.selected === frame.session_id) {
-          state.ended.set(frame.session_id, { reason: frame.reason, entry });
+        if (entry && !entry.ended) {
+          const byMe = frame.reason === "agent_ended";
+          endEntry(entry, frame.reason, REASONS[frame.reason] || `Ended (${frame.reason}).`, byMe);
+          const say = ENDED_TOAST[frame.reason];
+          if (say) flash(say(entry.session.customer_name), "info");
         }
         break;
       }
       case "agent.updated":
         state.agent = { ...state.agent, ...frame.agent };
+        pollQueues();
         break;
       default:
         return;
     }
+    renderAll();
+  }
+
+  // An ended chat: kept in the list (greyed, with why) until dismissed; one this agent ended
+  // or handed over itself leaves the list at once (`gone`), the pane still saying what happened.
+  function endEntry(entry, reason, text, gone) {
+    entry.ended = { reason, text };
+    entry.session = { ...entry.session, ended_at: new Date(socket.serverNow()).toISOString() };
+    entry.transfer = null;
+    state.typing.delete(entry.session.id);
+    if (gone && state.selected !== entry.session.id) state.sessions.delete(entry.session.id);
+    else entry.gone = gone;
+  }
+
+  function dismiss(id) {
+    state.sessions.delete(id);
+    if (state.selected === id) state.selected = null;
     renderAll();
   }
 
@@ -185,67 +240,83 @@
     renderOffers();
     renderList();
     renderPane();
+    renderQueues();
     updateRing();
+    updateTitle();
   }
 
   function renderStatus() {
     if (!state.agent) return;
-    for (const b of document.querySelectorAll(".status-switch button")) {
-      b.classList.toggle("on", b.dataset.status === state.agent.status);
-      b.setAttribute("aria-checked", String(b.dataset.status === state.agent.status));
+    for (const input of document.querySelectorAll(".status-switch input")) {
+      input.checked = input.value === state.agent.status;
     }
     document.body.dataset.status = state.agent.status;
     const reason = state.agent.status !== "online" && state.agent.status_reason;
     $("status-reason").hidden = !reason;
     $("status-reason").textContent = reason ? `(${REASON_TEXT[reason] || reason})` : "";
-    const load = state.offers.size + state.sessions.size;
+    const load = state.offers.size + activeCount();
     $("load").textContent = `${load} / ${state.agent.capacity || state.agent.max_sessions || "–"}`;
+    const off = state.agent.status !== "online";
+    $("offline-hint").hidden = !off;
+    if (off) {
+      $("offline-text").textContent =
+        state.agent.status === "away"
+          ? "You are away: no new chats are offered to you."
+          : "You are offline: no chats are offered to you. Go online to start taking chats.";
+    }
   }
 
+  // Offer bars: oldest (most urgent) first, always; a compact area of fixed height.
   function renderOffers() {
     const box = $("offers");
-    const seen = new Set();
-    for (const [id, o] of state.offers) {
-      seen.add(String(o.offer.id));
-      if (box.querySelector(`[data-offer-id="${o.offer.id}"]`)) continue;
-      const transfer = o.offer.kind === "transfer";
-      const serve = el("button", { type: "button", class: "primary serve" }, transfer ? "Accept" : "Serve");
-      serve.addEventListener("click", () => accept(id, serve));
-      const decline = el("button", { type: "button", class: "decline" }, "Decline");
-      decline.addEventListener("click", () => declineOffer(id, decline));
-      const from = transfer && o.offer.from_agent ? o.offer.from_agent.display_name : "";
-      const title = transfer
-        ? el("span", { class: "prompt-title" }, `Transfer from ${from || "a colleague"}: `, el("b", {}, o.session.customer_name))
-        : el("span", { class: "prompt-title" }, "New chat: ", el("b", {}, o.session.customer_name));
-      const detail = transfer && o.offer.note
-        ? el("span", { class: "prompt-first note", title: "Note from " + from }, `Note: “${o.offer.note}”`)
-        : el("span", { class: "prompt-first" }, o.firstMessage ? `“${o.firstMessage}”` : "");
-      const bar = el(
-        "div",
-        {
-          class: transfer ? "prompt transfer" : "prompt",
-          "data-session-id": id,
-          "data-offer-id": o.offer.id,
-          "data-kind": o.offer.kind || "routing",
-          role: "alert",
-        },
-        title,
-        groupTag(o.session),
-        detail,
-        el("span", { class: "countdown", "data-expires": o.offer.expires_at }, ""),
-        serve,
-        decline,
-      );
-      box.append(bar);
-    }
-    for (const bar of [...box.children]) {
-      if (!seen.has(bar.dataset.offerId)) bar.remove();
-    }
+    const ordered = [...state.offers.entries()].sort(
+      (a, b) => Date.parse(a[1].offer.expires_at) - Date.parse(b[1].offer.expires_at),
+    );
+    const bars = new Map([...box.children].map((bar) => [bar.dataset.offerId, bar]));
+    const wanted = ordered.map(([id, o]) => bars.get(String(o.offer.id)) || offerBar(id, o));
+    for (const bar of box.children) if (!wanted.includes(bar)) bar.remove();
+    wanted.forEach((bar, i) => {
+      if (box.children[i] !== bar) box.insertBefore(bar, box.children[i] || null);
+    });
+    box.hidden = wanted.length === 0;
     tick();
+  }
+
+  function offerBar(id, o) {
+    const transfer = o.offer.kind === "transfer";
+    const serve = el("button", { type: "button", class: "primary serve" }, transfer ? "Accept" : "Serve");
+    serve.addEventListener("click", () => accept(id, serve));
+    const decline = el("button", { type: "button", class: "decline" }, "Decline");
+    decline.addEventListener("click", () => declineOffer(id, decline));
+    const from = transfer && o.offer.from_agent ? o.offer.from_agent.display_name : "";
+    const title = transfer
+      ? el("span", { class: "prompt-title" }, `Transfer from ${from || "a colleague"}: `, el("b", {}, o.session.customer_name))
+      : el("span", { class: "prompt-title" }, "New chat: ", el("b", {}, o.session.customer_name));
+    const detail =
+      transfer && o.offer.note
+        ? el("span", { class: "prompt-first note", title: `Note from ${from}` }, `Note: “${o.offer.note}”`)
+        : el("span", { class: "prompt-first" }, o.firstMessage ? `“${o.firstMessage}”` : "");
+    return el(
+      "div",
+      {
+        class: transfer ? "prompt transfer" : "prompt",
+        "data-session-id": id,
+        "data-offer-id": o.offer.id,
+        "data-kind": o.offer.kind || "routing",
+        role: "alert",
+      },
+      title,
+      groupTag(o.session),
+      detail,
+      el("span", { class: "countdown", "data-expires": o.offer.expires_at }, ""),
+      serve,
+      decline,
+    );
   }
 
   function tick() {
     tickPending();
+    tickContext();
     // Remaining time from the server's expires_at, corrected by the clock offset seen in `ts`.
     for (const span of document.querySelectorAll("#offers .countdown")) {
       const left = Math.ceil((Date.parse(span.dataset.expires) - socket.serverNow()) / 1000);
@@ -255,8 +326,10 @@
         const o = state.offers.get(bar.dataset.sessionId);
         if (o && String(o.offer.id) === bar.dataset.offerId) state.offers.delete(bar.dataset.sessionId);
         bar.remove();
+        $("offers").hidden = state.offers.size === 0;
         renderStatus();
         updateRing();
+        updateTitle();
       } else {
         span.textContent = `${left} s`;
         span.dataset.seconds = String(left);
@@ -267,7 +340,7 @@
 
   // The selected chat's transfer, while the other agent has not answered: no cancel, a count.
   function tickPending() {
-    const entry = state.selected && state.sessions.get(state.selected);
+    const entry = activeEntry(state.selected);
     const t = entry && entry.transfer;
     $("transfer-pending").hidden = !t;
     $("transfer-chat").disabled = Boolean(t);
@@ -281,32 +354,45 @@
   function renderList() {
     const ul = $("sessions");
     ul.replaceChildren();
-    const rows = [...state.sessions.values()].sort((a, b) =>
-      String(b.lastActivity || "").localeCompare(String(a.lastActivity || "")),
-    );
+    const rows = [...state.sessions.values()]
+      .filter((entry) => !entry.gone) // ended or handed over by this agent: the pane only
+      .sort(
+        (a, b) =>
+          Number(Boolean(a.ended)) - Number(Boolean(b.ended)) ||
+          String(b.lastActivity || "").localeCompare(String(a.lastActivity || "")),
+      );
     for (const entry of rows) {
       const s = entry.session;
+      const open = el(
+        "button",
+        { type: "button", class: "open", "aria-current": String(s.id === state.selected) },
+        el("span", { class: "name" }, s.customer_name),
+      );
+      open.addEventListener("click", () => select(s.id));
       const li = el(
         "li",
-        { class: s.id === state.selected ? "selected" : "", "data-session-id": s.id },
-        el("span", { class: "name" }, s.customer_name),
+        {
+          class: [s.id === state.selected ? "selected" : "", entry.ended ? "ended" : ""].join(" ").trim(),
+          "data-session-id": s.id,
+        },
+        open,
         groupTag(s),
-        entry.unread ? el("span", { class: "unread", title: "unread" }, String(entry.unread)) : null,
+        entry.unread ? el("span", { class: "unread", title: "unread messages" }, String(entry.unread)) : null,
+        entry.ended ? el("span", { class: "ended-tag", title: entry.ended.text }, "Ended") : null,
       );
-      li.addEventListener("click", () => select(s.id));
       ul.append(li);
     }
-    $("no-sessions").hidden = rows.length > 0;
+    $("no-sessions").hidden = ul.children.length > 0;
   }
 
   function renderPane() {
     const id = state.selected;
-    const active = id && state.sessions.get(id);
-    const ended = id && state.ended.get(id);
-    $("pane").hidden = !(active || ended);
-    $("pane-empty").hidden = Boolean(active || ended);
-    if (!(active || ended)) return;
-    const entry = active || ended.entry || { session: { customer_name: "" }, messages: [] };
+    const entry = id && state.sessions.get(id);
+    $("pane").hidden = !entry;
+    $("pane-empty").hidden = Boolean(entry);
+    $("desk").classList.toggle("show-pane", Boolean(entry));
+    if (!entry) return;
+    const active = !entry.ended;
     $("pane").dataset.sessionId = id;
     $("pane-title").textContent = entry.session.customer_name;
     const group = entry.session.skill_group;
@@ -314,25 +400,25 @@
     $("pane-group").textContent = group ? group.name : "";
     $("end-chat").hidden = !active;
     $("transfer-chat").hidden = !active;
+    $("dismiss").hidden = active;
     $("send").hidden = !active;
-    $("ended-note").hidden = !ended;
-    if (ended) {
-      $("ended-note").textContent =
-        ended.reason === "transferred"
-          ? `Transferred to ${ended.to}.`
-          : REASONS[ended.reason] || `Ended (${ended.reason}).`;
-    }
-    tickPending();
-    renderMessages($("log"), entry.messages || [], "agent");
+    $("ended-note").hidden = active;
+    if (!active) $("ended-note").textContent = entry.ended.text;
+    const me = (state.agent && state.agent.display_name) || "You";
+    renderMessages($("log"), entry.messages || [], "agent", undefined, {
+      customer: entry.session.customer_name,
+      agent: me,
+    });
     renderTyping();
+    renderContext(entry);
+    tickPending();
     if (active) markSeen(id);
   }
 
   // The customer is typing in the chat on screen: said under the log for a few seconds.
   function renderTyping() {
-    const id = state.selected;
-    const until = id ? state.typing.get(id) || 0 : 0;
-    const entry = id && state.sessions.get(id);
+    const entry = activeEntry(state.selected);
+    const until = entry ? state.typing.get(state.selected) || 0 : 0;
     const on = Boolean(entry) && until > Date.now();
     $("typing").hidden = !on;
     if (on) $("typing").textContent = `${entry.session.customer_name} is typing…`;
@@ -340,7 +426,7 @@
 
   // Read receipts: the chat on screen, in a visible tab, is read up to its last customer line.
   function markSeen(id) {
-    const entry = state.sessions.get(id);
+    const entry = activeEntry(id);
     if (!entry || !entry.messages || document.hidden) return;
     const last = [...entry.messages].reverse().find((m) => m.sender === "customer");
     if (!last || last.read_at || entry.readUpTo === last.id) return;
@@ -350,15 +436,150 @@
     });
   }
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && state.selected) markSeen(state.selected);
+    if (!document.hidden && state.selected) {
+      const entry = state.sessions.get(state.selected);
+      if (entry) entry.unread = 0;
+      markSeen(state.selected);
+      renderList();
+      updateTitle();
+    }
   });
 
+  // The tab says what waits: "(2) …" for offers and unread messages, and a dot on the icon.
+  function updateTitle() {
+    let unread = 0;
+    for (const entry of state.sessions.values()) unread += entry.unread;
+    const waiting = state.offers.size + unread;
+    document.title = waiting ? `(${waiting}) ${BASE_TITLE}` : BASE_TITLE;
+    const icon = $("favicon");
+    const me = $("me");
+    if (icon && me) {
+      const want = state.offers.size ? me.dataset.faviconAlert : me.dataset.favicon;
+      if (icon.getAttribute("href") !== want) icon.setAttribute("href", want);
+    }
+  }
+
+  // --- the customer's details beside the chat ----------------------------------------------
+
+  function renderContext(entry) {
+    const s = entry.session;
+    const facts = [
+      ["Name", s.customer_name],
+      ["Email", s.email || "—"],
+      ["Group", s.skill_group ? s.skill_group.name : "—"],
+      ["Waited", s.accepted_at ? span(s.created_at, s.accepted_at) : "—"],
+      ["Chat", el("span", { id: "chat-duration", "data-since": s.accepted_at || "" }, "")],
+    ];
+    for (const [key, value] of Object.entries(s.attributes || {})) facts.push([key, String(value)]);
+    $("context-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    tickContext();
+    const earlier = $("context-history");
+    if (!s.email) {
+      earlier.replaceChildren(el("li", { class: "muted" }, "No email given: earlier chats are not known."));
+      return;
+    }
+    if (entry.context) {
+      earlier.replaceChildren(...entry.context);
+      return;
+    }
+    earlier.replaceChildren(el("li", { class: "muted" }, "Loading…"));
+    fetch(`/api/sessions/?email=${encodeURIComponent(s.email)}&limit=20`, { headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : { results: [] }))
+      .then((data) => {
+        const rows = (data.results || []).filter((x) => x.id !== s.id);
+        entry.context = rows.length
+          ? rows.map((x) => {
+              const open = el("button", { type: "button", class: "link" }, dayText(x.created_at));
+              open.addEventListener("click", () => showTranscript(x.id, `${x.customer_name}, ${dayText(x.created_at)}`));
+              return el("li", {}, open, el("span", { class: "muted" }, ` ${x.agent ? x.agent.display_name : ""} · ${x.state}`));
+            })
+          : [el("li", { class: "muted" }, "First chat with us.")];
+        if (state.selected === s.id) earlier.replaceChildren(...entry.context);
+      })
+      .catch(() => earlier.replaceChildren(el("li", { class: "muted" }, "Could not load earlier chats.")));
+  }
+
+  function span(from, to) {
+    const seconds = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
+    return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  }
+
+  function tickContext() {
+    const out = $("chat-duration");
+    if (!out) return;
+    const entry = state.selected && state.sessions.get(state.selected);
+    if (!out.dataset.since || !entry) {
+      out.textContent = "—";
+      return;
+    }
+    const end = entry.ended && entry.session.ended_at ? entry.session.ended_at : new Date(socket.serverNow()).toISOString();
+    out.textContent = span(out.dataset.since, end);
+  }
+
+  function dayText(iso) {
+    const d = new Date(iso);
+    return d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" });
+  }
+
+  function showTranscript(id, title) {
+    fetch(`/api/sessions/${id}/transcript/`, { headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r)))
+      .then((data) => {
+        $("transcript-title").textContent = `Transcript: ${title}`;
+        renderMessages($("transcript-log"), data.messages, null, undefined, {
+          customer: data.session.customer_name,
+          agent: data.session.agent ? data.session.agent.display_name : "Agent",
+        });
+        $("transcript-text").href = `/api/sessions/${id}/transcript/`;
+        $("transcript-dialog").showModal();
+      })
+      .catch(() => flash("Could not open that transcript."));
+  }
+  $("transcript-close").addEventListener("click", () => $("transcript-dialog").close());
+
+  // --- who waits in this agent's groups ---------------------------------------------------
+
+  function pollQueues() {
+    if (!state.agent) return;
+    socket
+      .command({ type: "queue.stats" })
+      .then((ack) => {
+        state.queues = ack.queues || [];
+        renderQueues();
+      })
+      .catch(() => {});
+  }
+  setInterval(pollQueues, QUEUE_POLL_MS);
+
+  function renderQueues() {
+    const waiting = state.queues.filter((q) => q.waiting > 0);
+    $("queues").hidden = state.queues.length === 0;
+    const now = socket.serverNow();
+    $("queue-list").replaceChildren(
+      ...(waiting.length
+        ? waiting.map((q) =>
+            el(
+              "li",
+              { "data-group-id": q.group_id },
+              el("b", {}, q.name),
+              `: ${q.waiting} waiting`,
+              q.oldest_created_at ? `, longest ${span(q.oldest_created_at, new Date(now).toISOString())}` : "",
+            ),
+          )
+        : [el("li", { class: "muted" }, "Nobody waits in your groups.")]),
+    );
+  }
+
+  // --- selecting, the narrow layout, history ---------------------------------------------
+
   function select(id) {
+    // A chat this agent ended or handed over stays on screen only until it looks elsewhere.
+    for (const [other, entry] of state.sessions) if (entry.gone && other !== id) state.sessions.delete(other);
     state.selected = id;
     const entry = state.sessions.get(id);
     if (entry) {
       entry.unread = 0;
-      if (entry.messages === null) loadMessages(id);
+      if (entry.messages === null && !entry.ended) loadMessages(id);
     }
     renderAll();
   }
@@ -376,6 +597,59 @@
       .catch(() => {});
   }
 
+  $("back").addEventListener("click", () => {
+    const entry = state.selected && state.sessions.get(state.selected);
+    if (entry && entry.gone) state.sessions.delete(state.selected);
+    state.selected = null;
+    renderAll();
+  });
+  $("dismiss").addEventListener("click", () => dismiss(state.selected));
+
+  function showView(view) {
+    state.view = view;
+    $("tab-chats").setAttribute("aria-selected", String(view === "chats"));
+    $("tab-history").setAttribute("aria-selected", String(view === "history"));
+    $("chats-view").hidden = view !== "chats";
+    $("history-view").hidden = view !== "history";
+    if (view === "history") searchHistory();
+  }
+  $("tab-chats").addEventListener("click", () => showView("chats"));
+  $("tab-history").addEventListener("click", () => showView("history"));
+
+  let historyTimer = null;
+  $("history-q").addEventListener("input", () => {
+    clearTimeout(historyTimer);
+    historyTimer = setTimeout(searchHistory, 250);
+  });
+  $("history-search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    searchHistory();
+  });
+
+  function searchHistory() {
+    const q = $("history-q").value.trim();
+    const url = `/api/sessions/?state=ended&limit=50${q ? `&q=${encodeURIComponent(q)}` : ""}`;
+    fetch(url, { headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : { results: [] }))
+      .then((data) => {
+        const rows = data.results || [];
+        $("history").replaceChildren(
+          ...rows.map((x) => {
+            const open = el(
+              "button",
+              { type: "button", class: "open" },
+              el("span", { class: "name" }, x.customer_name),
+              el("span", { class: "when" }, dayText(x.ended_at || x.created_at)),
+            );
+            open.addEventListener("click", () => showTranscript(x.id, `${x.customer_name}, ${dayText(x.created_at)}`));
+            return el("li", { "data-session-id": x.id }, open);
+          }),
+        );
+        $("no-history").hidden = rows.length > 0;
+      })
+      .catch(() => flash("Could not search past chats."));
+  }
+
   // --- commands ---------------------------------------------------------------------------
 
   function accept(id, button) {
@@ -386,6 +660,7 @@
         state.offers.delete(id);
         handle({ type: "session.assigned", session: ack.session });
         select(id);
+        $("body").focus(); // ready to greet
       })
       .catch((err) => {
         state.offers.delete(id);
@@ -414,7 +689,7 @@
     $("body"),
     (body) => {
       const id = state.selected;
-      if (!id) return null;
+      if (!activeEntry(id)) return null;
       return socket
         .command({ type: "message.send", session_id: id, body })
         .then((ack) => handle({ type: "message.created", message: ack.message }));
@@ -422,36 +697,76 @@
     (err) => flash(err.detail || "Not sent."),
   );
 
-  $("end-chat").addEventListener("click", () => {
-    const id = state.selected;
-    if (!id) return;
-    socket
-      .command({ type: "session.end", session_id: id })
-      .then(() => handle({ type: "session.ended", session_id: id, reason: "agent_ended" }))
-      .catch((err) => flash(err.detail || "Could not end the chat."));
-  });
-
-  uploader({
+  CC.uploader({
     button: $("attach"),
     input: $("file"),
     zone: $("pane"),
     progress: $("upload-progress"),
     target: () =>
-      state.selected && state.sessions.has(state.selected)
-        ? {
-            url: `/api/sessions/${state.selected}/attachments/`,
-            headers: { "X-CSRFToken": csrfToken() },
-          }
+      activeEntry(state.selected)
+        ? { url: `/api/sessions/${state.selected}/attachments/`, headers: { "X-CSRFToken": CC.csrfToken() } }
         : null,
     onSent: (message) => handle({ type: "message.created", message }),
     onError: (detail) => flash(detail),
   });
 
   typingNotifier($("body"), () => {
-    if (state.selected && state.sessions.has(state.selected)) {
+    if (activeEntry(state.selected)) {
       socket.command({ type: "typing", session_id: state.selected }).catch(() => {});
     }
   });
+
+  // End asks once more: the first press arms the button for a few seconds.
+  let endArmed = null;
+  $("end-chat").addEventListener("click", () => {
+    const id = state.selected;
+    if (!activeEntry(id)) return;
+    const button = $("end-chat");
+    if (endArmed !== id) {
+      endArmed = id;
+      button.textContent = "Press again to end";
+      button.classList.add("armed");
+      setTimeout(() => {
+        if (endArmed === id) disarmEnd();
+      }, END_CONFIRM_MS);
+      return;
+    }
+    disarmEnd();
+    socket
+      .command({ type: "session.end", session_id: id })
+      .then(() => handle({ type: "session.ended", session_id: id, reason: "agent_ended" }))
+      .catch((err) => flash(err.detail || "Could not end the chat."));
+  });
+
+  function disarmEnd() {
+    endArmed = null;
+    $("end-chat").textContent = "End chat session";
+    $("end-chat").classList.remove("armed");
+  }
+
+  function setStatus(status) {
+    socket
+      .command({ type: "agent.status", status })
+      .then((ack) => {
+        state.agent = { ...state.agent, status: ack.status, status_reason: ack.status_reason };
+        renderStatus();
+        pollQueues();
+      })
+      .catch((err) => {
+        renderStatus(); // put the switch back
+        flash(err.detail || "Status not changed.");
+      });
+  }
+  for (const input of document.querySelectorAll(".status-switch input")) {
+    input.addEventListener("change", () => input.checked && setStatus(input.value));
+  }
+  $("go-online").addEventListener("click", () => setStatus("online"));
+
+  function flash(text, kind = "error") {
+    const note = el("div", { class: `banner ${kind} toast`, role: "alert" }, text);
+    document.body.append(note);
+    setTimeout(() => note.remove(), 4000);
+  }
 
   // --- canned responses: "/" at the start of the send box ---------------------------------
 
@@ -475,9 +790,7 @@
 
   function renderPicker(query) {
     const q = query.toLowerCase();
-    picks = canned
-      .filter((c) => c.shortcut.includes(q) || c.title.toLowerCase().includes(q))
-      .slice(0, 8);
+    picks = canned.filter((c) => c.shortcut.includes(q) || c.title.toLowerCase().includes(q)).slice(0, 8);
     pick = Math.min(pick, Math.max(0, picks.length - 1));
     picker.replaceChildren(
       ...(picks.length
@@ -510,7 +823,7 @@
   }
 
   function insertCanned(c) {
-    const entry = state.sessions.get(state.selected);
+    const entry = activeEntry(state.selected);
     const customer = entry ? entry.session.customer_name : "";
     const me = (state.agent && state.agent.display_name) || "";
     $("body").value = c.body.replaceAll("{customer}", customer).replaceAll("{agent}", me);
@@ -555,7 +868,7 @@
 
   $("transfer-chat").addEventListener("click", () => {
     const id = state.selected;
-    if (!id || !state.sessions.has(id)) return;
+    if (!activeEntry(id)) return;
     socket
       .command({ type: "transfer.targets" })
       .then((targets) => {
@@ -596,7 +909,7 @@
     socket
       .command(command)
       .then((ack) => {
-        const entry = state.sessions.get(id);
+        const entry = activeEntry(id);
         if (entry) entry.transfer = ack.transfer;
         dialog.close();
         renderPane();
@@ -604,24 +917,6 @@
       .catch((err) => fail(err.detail || "The transfer could not be started."))
       .finally(() => ($("transfer-send").disabled = false));
   });
-
-  for (const b of document.querySelectorAll(".status-switch button")) {
-    b.addEventListener("click", () => {
-      socket
-        .command({ type: "agent.status", status: b.dataset.status })
-        .then((ack) => {
-          state.agent = { ...state.agent, status: ack.status };
-          renderStatus();
-        })
-        .catch((err) => flash(err.detail || "Status not changed."));
-    });
-  }
-
-  function flash(text, kind = "error") {
-    const note = el("div", { class: `banner ${kind} toast`, role: "alert" }, text);
-    document.body.append(note);
-    setTimeout(() => note.remove(), 4000);
-  }
 
   // --- ringtone and notifications ---------------------------------------------------------
 
@@ -665,22 +960,24 @@
     }
   }
   document.addEventListener("click", unlockAudio, { capture: true });
+  document.addEventListener("keydown", unlockAudio, { capture: true });
   $("sound-banner").addEventListener("click", () => {
     audioUnlocked = false;
     unlockAudio();
     updateRing();
   });
 
-  function notify(session) {
+  // A desktop notification while the tab is hidden: a new offer, or a customer's message.
+  function notify(title, body, tag) {
     if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") {
       return;
     }
     try {
-      const n = new Notification(`New chat: ${session.customer_name}`, {
-        body: session.first_message || "",
-        tag: session.id,
-      });
-      n.onclick = () => window.focus();
+      const n = new Notification(title, { body: body || "", tag });
+      n.onclick = () => {
+        window.focus();
+        if (state.sessions.has(tag)) select(tag);
+      };
     } catch (e) {
       // Some browsers allow notifications only from a service worker; the bar and sound remain.
     }

@@ -101,15 +101,19 @@ def test_manual_offer_rings_expires_moves_to_next_agent_who_serves_and_ends(
     expect(page_b.locator("#log")).to_contain_text("My parcel never came")
     expect(customer.locator("#status")).to_have_text("Bob joined")
     customer.fill("#body", "Are you there?")
-    customer.click("#send button")
+    customer.click("#send button[type=submit]")
     expect(page_b.locator("#log")).to_contain_text("Are you there?")
     page_b.fill("#body", "Yes, let me check your parcel.")
-    page_b.click("#send button")
+    page_b.click("#send button[type=submit]")
     expect(customer.locator("#log")).to_contain_text("Yes, let me check your parcel.")
     shot(page_b, "agent-b-chatting")
     shot(customer, "customer-chatting")
 
-    # When B ends the chat, the customer page shows it ended and B's list drops it
+    # When B ends the chat (End asks once more), the customer page shows it ended and B's
+    # list drops it
+    page_b.click("#end-chat")
+    expect(page_b.locator("#end-chat")).to_have_text("Press again to end")
+    expect(customer.locator("#end-box")).to_be_hidden()
     page_b.click("#end-chat")
     expect(customer.locator("#end-box")).to_be_visible()
     expect(customer.locator("#end-reason")).to_contain_text("The agent ended this chat")
@@ -126,8 +130,11 @@ def test_auto_mode_puts_the_chat_straight_into_the_list_without_a_bar(
     desk.save()
     dana = new_agent("Dana", online=False)
     page = open_workspace(browser, live_server_url, dana)
-    page.click(".status-switch button[data-status=online]")  # the status switch itself
-    expect(page.locator(".status-switch button.on")).to_have_text("Online")
+    # Offline at first, and told so
+    expect(page.locator("#offline-hint")).to_contain_text("You are offline")
+    page.click(".status-switch label:has(input[value=online])")  # the status switch itself
+    expect(page.locator(".status-switch input[value=online]")).to_be_checked()
+    expect(page.locator("#offline-hint")).to_be_hidden()
 
     customer = start_chat(browser, live_server_url, "Emil", "Quick question")
     expect(page.locator("#sessions li")).to_have_text("Emil", timeout=3000)
@@ -141,7 +148,7 @@ def test_auto_mode_puts_the_chat_straight_into_the_list_without_a_bar(
     expect(page.locator("#sessions li")).to_have_count(2)
     expect(page.locator("#pane-title")).to_have_text("Emil")
     other.fill("#body", "Hello again?")
-    other.click("#send button")
+    other.click("#send button[type=submit]")
     first_row = page.locator("#sessions li").first
     expect(first_row.locator(".name")).to_have_text("Fern")
     expect(first_row.locator(".unread")).to_have_text("1")
@@ -163,7 +170,7 @@ def test_customer_silence_ends_the_chat_with_the_reminder_text(
     expect(page.locator("#sessions li")).to_have_text("Gus")
     page.locator("#sessions li").click()
     page.fill("#body", "Can I have your order number?")
-    page.click("#send button")
+    page.click("#send button[type=submit]")
     expect(customer.locator("#log")).to_contain_text("Can I have your order number?")
 
     # The customer says nothing: after the idle timeout the reminder and the end show
@@ -171,10 +178,15 @@ def test_customer_silence_ends_the_chat_with_the_reminder_text(
         "We closed this chat as we did not hear back. Come back any time!", timeout=8000
     )
     expect(customer.locator("#log .msg.system")).to_contain_text("We closed this chat")
-    expect(page.locator("#sessions li")).to_have_count(0)
+    # The agent's list keeps it, marked ended, until dismissed; a toast said so
+    expect(page.locator("#sessions li.ended")).to_contain_text("Gus")
+    expect(page.locator("#sessions li.ended .ended-tag")).to_have_text("Ended")
     expect(page.locator("#ended-note")).to_contain_text("idle timeout")
+    expect(page.locator(".toast")).to_contain_text("The chat with Gus ended")
     shot(customer, "customer-idle-end")
     shot(page, "agent-idle-end")
+    page.click("#dismiss")
+    expect(page.locator("#sessions li")).to_have_count(0)
 
     # Start a new chat goes back to the form, and a reload does not resume the old chat
     customer.click("#new-chat")
