@@ -11,6 +11,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
 django.setup(set_prefix=False)  # what get_asgi_application() does, before its handler
 
 from contactcenter.handlers import PooledThreadASGIHandler  # noqa: E402
+from core import daphne_forms  # noqa: E402
+
+daphne_forms.install()  # Django parses request bodies; Twisted must not do it first
 
 django_asgi_app = PooledThreadASGIHandler()
 

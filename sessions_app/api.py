@@ -37,7 +37,7 @@ from .actions.end import session_end
 from .actions.messages import message_send
 from .actions.offers import offer_accept, offer_decline
 from .actions.transfer import MAX_NOTE, session_transfer
-from .attachments import is_image
+from .attachments import ALLOWED, is_image
 from .models import EndReason, Sender, SessionState
 
 # Order matters: a customer header wins over a browser's session cookie (no CSRF for customers),
@@ -360,7 +360,10 @@ class AttachmentView(APIView):
             OpenApiParameter("attachment_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
             OpenApiParameter("token", OpenApiTypes.STR, description="The customer's token."),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: None},
+        responses={
+            **{(200, kind): OpenApiTypes.BINARY for kind in ALLOWED},
+            **error_responses(404),
+        },
         tags=["sessions"],
     )
     def get(self, request, attachment_id: str):

@@ -73,10 +73,26 @@ def test_fuzzed_requests_get_no_server_error_and_match_the_schema(
         "anonymous": {},
         "customer": {"X-Customer-Token": customer_token},
     }
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from canned_app.actions import canned_create
+    from sessions_app.actions.messages import message_send
     from skills_app.actions import skill_group_create
 
     group = skill_group_create(name="Fuzzed", members=[{"agent_id": agent.pk, "priority": 2}])
-    real_ids = {"session_id": str(session.pk), "agent_id": str(agent.pk), "group_id": str(group.pk)}
+    canned = canned_create(owner=None, shortcut="fuzz", title="Fuzz", body="Hi {customer}")
+    sent = message_send(
+        session_id=session.pk,
+        sender="customer",
+        upload=SimpleUploadedFile("notes.txt", b"plain text"),
+    )
+    real_ids = {
+        "session_id": str(session.pk),
+        "agent_id": str(agent.pk),
+        "group_id": str(group.pk),
+        "canned_id": str(canned.pk),
+        "attachment_id": str(sent.attachment.pk),
+    }
     started, runs = time.monotonic(), 0
     # When every operation is fuzzed: by staff with valid and invalid data, by an anonymous
     # caller and by the session's customer with valid data, on random and on real ids

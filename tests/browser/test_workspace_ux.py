@@ -156,3 +156,39 @@ def test_keyboard_only_an_agent_goes_online_serves_and_replies(browser, live_ser
     session = ChatSession.objects.get(customer_name="Keys")
     expect(page.locator("#log li.agent")).to_contain_text("Hi, how can I help?")
     assert session.messages.filter(sender="agent").count() == 1
+
+
+CONTRAST_JS = """
+(pairs) => {
+  const rgb = (s) => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = rgb(c).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  return pairs.map(([sel, fgProp, bgSel]) => {
+    const fg = getComputedStyle(document.querySelector(sel))[fgProp];
+    const bg = getComputedStyle(document.querySelector(bgSel)).backgroundColor;
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    return [sel, Math.round(((a + 0.05) / (b + 0.05)) * 100) / 100];
+  });
+}
+"""
+
+
+def test_controls_and_text_have_a_contrast_of_at_least_4_5(browser, live_server_url, desk):
+    dana = new_agent("Dana", online=False)
+    page = signed_in(browser, live_server_url, dana, 1280, 720)
+    page.click(".status-switch label:has(input[value=away])")
+    expect(page.locator(".status-switch input[value=away]")).to_be_checked()
+    away = ".status-switch input[value=away]:checked + span"
+    pairs = [
+        [away, "color", away],  # the Away button, on
+        ["#history-q", "borderTopColor", ".list"],  # an input's border
+        ["#no-sessions", "color", ".list"],  # muted text
+        [".load", "color", ".topbar"],
+    ]
+    for selector, ratio in page.evaluate(CONTRAST_JS, pairs):
+        assert ratio >= 4.5, (selector, ratio)
