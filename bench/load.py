@@ -82,6 +82,9 @@ class Config:
     reply_timeout: float = 20.0  # how long a customer waits for an agent's answer
     connect_rate: float = 40.0  # agents opening their workspace per second at the start
     profile: bool = False  # py-spy a daphne and a worker mid-run
+    # Typing before each message and a read receipt for each one received, both sides, as the
+    # pages send them (the workspace and chat page): about 3 more commands per message.
+    tools: bool = True
     ends: dict = field(
         default_factory=lambda: {"customer": 0.45, "agent": 0.2, "leave": 0.2, "silent": 0.15}
     )
@@ -334,6 +337,9 @@ class AgentClient:
             if when is not None:
                 self.stats.message_latency.append(time.time() - when)
             self.stats.push_delay(frame, self.stats.message_push)
+            if self.run.cfg.tools:
+                read = {"type": "message.read", "session_id": message["session_id"]}
+                self.run.fire(self.sock, {**read, "message_id": message["id"]})
             asyncio.get_running_loop().create_task(self.reply(message))
 
     async def catch_up(self, sid: str) -> None:
@@ -373,8 +379,10 @@ class AgentClient:
         self.stats.status["accepted" if reply["type"] == "ack" else "accept_refused"] += 1
 
     async def reply(self, message: dict) -> None:
-        await asyncio.sleep(random.uniform(*self.run.cfg.think))
         sid = message["session_id"]
+        if self.run.cfg.tools:
+            self.run.fire(self.sock, {"type": "typing", "session_id": sid})
+        await asyncio.sleep(random.uniform(*self.run.cfg.think))
         body = stamp("agent reply")
         reply = await self.sock.command({"type": "message.send", "session_id": sid, "body": body})
         if reply["type"] == "ack":
@@ -528,6 +536,8 @@ class Run:
                     if when is not None:
                         stats.message_latency.append(time.time() - when)
                     stats.push_delay(frame, stats.message_push)
+                    if self.cfg.tools:
+                        self.fire(chat.sock, {"type": "message.read", "message_id": message["id"]})
                     chat.replies.put_nowait(message)
 
     async def send_ws(self, chat: "Chat", frame: dict) -> bool:
@@ -551,6 +561,8 @@ class Run:
             if chat.ended.is_set():
                 break
             last = i == exchanges - 1
+            if self.cfg.tools and chat.connected.is_set():
+                self.fire(chat.sock, {"type": "typing"})
             body = stamp(f"question {i}" + (" [end]" if last and chat.plan == "agent" else ""))
             if i % 2:
                 url = f"{chat.base}/api/sessions/{chat.sid}/messages/"
@@ -579,6 +591,21 @@ class Run:
                 await asyncio.wait_for(chat.ended.wait(), cfg.idle_timeout + cfg.reply_timeout)
             except TimeoutError:
                 stats.errors[f"{chat.plan}_end_not_seen"] += 1
+
+    def fire(self, sock: "Socket", frame: dict) -> None:
+        """A command whose answer nobody waits for (typing, a read receipt): counted, and an
+        error answer counted by its code."""
+
+        async def send() -> None:
+            try:
+                reply = await sock.command(frame, timeout=10)
+            except (ConnectionClosed, OSError, TimeoutError, AttributeError):
+                self.stats.status[f"{frame['type']}_lost"] += 1
+                return
+            kind = "sent" if reply.get("type") == "ack" else f"refused_{reply.get('code')}"
+            self.stats.status[f"{frame['type']}_{kind}"] += 1
+
+        asyncio.get_running_loop().create_task(send())
 
     # --- the bare channel layer, as the yardstick --------------------------------------------
 
@@ -1045,6 +1072,11 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     parser.add_argument("--profile", action="store_true", help="py-spy a daphne and a worker")
+    parser.add_argument(
+        "--no-tools",
+        action="store_true",
+        help="no typing or read receipts (as the load was before they existed)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed the load's random choices")
     parser.add_argument(
         "--find-knee",
@@ -1067,6 +1099,7 @@ def main() -> None:
         exchanges=args.exchanges,
         accept_timeout=args.accept_timeout,
         profile=args.profile,
+        tools=not args.no_tools,
     )
     if args.find_knee:
         if args.urls:

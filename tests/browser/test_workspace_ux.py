@@ -25,6 +25,7 @@ def signed_in(browser, base_url: str, agent, width: int, height: int):
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{base_url}/workspace/")
+    expect(page.locator("#load")).not_to_have_text("–")  # the socket's hello has come
     return page
 
 
@@ -113,6 +114,7 @@ def test_earlier_chats_and_history_open_their_transcripts(browser, live_server_u
     session_end(session_id=old.pk, reason="agent_ended", agent=alice)
     page = signed_in(browser, live_server_url, alice, 1366, 768)
     session_create(customer_name="Maria", message="Me again", email="m@x.io")
+    page.locator("#sessions li", has_text="Maria").locator("button.open").click()
     expect(page.locator("#pane-title")).to_have_text("Maria")
     facts = page.locator("#context-facts")
     expect(facts).to_contain_text("m@x.io")

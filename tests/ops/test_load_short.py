@@ -23,6 +23,9 @@ def test_short_load_over_two_daphnes_keeps_every_invariant_and_loses_nothing():
     assert result["served_twice"] == []
     assert result["gaps"] == 0, result["errors"]
     assert result["invariants_status"] == 0, result["invariants"]
+    # Typing and read receipts went along, both ways, and were taken
+    status = result["status"]
+    assert status.get("typing_sent", 0) > 0 and status.get("message.read_sent", 0) > 0, status
     # Offers let run out and silent customers exercise both timers; a loose bound here,
     # the 250 ms goal is the benchmark's (docs/performance.md).
     assert result["timer_lateness"], "no timer fired"
