@@ -106,7 +106,11 @@ class _NumberedConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: dict) -> None:
         frame["ts"] = server_time()
+        self.observe(frame)
         await self.send(text_data=jsonsafe.dumps(frame))
+
+    def observe(self, frame: dict) -> None:
+        """What a frame on its way out says about this socket's chats (kept for typing)."""
 
     async def send_hello(self) -> None:
         """A fresh snapshot; events it already covers are dropped when they arrive."""
@@ -294,6 +298,7 @@ class AgentConsumer(_NumberedConsumer):
     async def connect(self):
         self.agent = await _agent_for_user(self.scope.get("user"))
         self.touched_at = 0.0
+        self.serving: set[str] = set()  # chats this agent serves, as its frames said
         if self.agent is None:
             await self.accept()
             await self.close(code=CLOSE_NOT_AGENT)
@@ -324,6 +329,20 @@ class AgentConsumer(_NumberedConsumer):
     async def snapshot(self) -> dict:
         return await _agent_snapshot(self.agent.pk)
 
+    def observe(self, frame: dict) -> None:
+        kind = frame.get("type")
+        if kind == "hello":
+            me = str(self.agent.pk)
+            self.serving = {
+                s["id"]
+                for s in frame.get("sessions", [])
+                if s["state"] == SessionState.ACTIVE and (s.get("agent") or {}).get("id") == me
+            }
+        elif kind == "session.assigned":
+            self.serving.add(frame["session"]["id"])
+        elif kind in ("session.ended", "session.transferred"):
+            self.serving.discard(frame.get("session_id"))
+
     async def cmd_accept(self, frame: dict) -> dict:
         return {"session": await _accept(_session_id(frame), self.agent)}
 
@@ -334,18 +353,20 @@ class AgentConsumer(_NumberedConsumer):
         return {"session_id": str(session.pk)}
 
     async def cmd_transfer(self, frame: dict) -> dict:
-        offer = await database_sync_to_async(session_transfer)(
+        transfer = await _transfer(
             session_id=_session_id(frame),
             to_agent=frame.get("to_agent"),
             to_group=frame.get("to_group"),
             note=frame.get("note"),
             by_agent=self.agent,
         )
-        return {"transfer": selectors.transfer_dict(offer)}
+        return {"transfer": transfer}
 
     async def cmd_typing(self, frame: dict) -> dict:
         sid = _session_id(frame)
-        await _agent_serving(sid, self.agent)  # someone else's chat is not found, as ever
+        if sid not in self.serving:
+            await _agent_serving(sid, self.agent)  # someone else's chat is not found, as ever
+            self.serving.add(sid)
         if not await push.typing_due(sid, Sender.AGENT):
             return {"forwarded": False}
         typing = {"type": "typing", "session_id": sid, "sender": Sender.AGENT}
@@ -368,13 +389,7 @@ class AgentConsumer(_NumberedConsumer):
         return await database_sync_to_async(transfer_targets)(self.agent)
 
     async def cmd_message(self, frame: dict) -> dict:
-        message = await database_sync_to_async(message_send)(
-            session_id=_session_id(frame),
-            sender=Sender.AGENT,
-            body=frame.get("body"),
-            agent=self.agent,
-        )
-        return {"message": selectors.message_dict(message)}
+        return {"message": await _agent_message(_session_id(frame), frame.get("body"), self.agent)}
 
     async def cmd_end(self, frame: dict) -> dict:
         session = await database_sync_to_async(session_end)(
@@ -400,18 +415,25 @@ class AgentConsumer(_NumberedConsumer):
 
 
 @database_sync_to_async
+def _transfer(**kwargs) -> dict:
+    """Transfer and describe it in one trip to the database thread pool (names may be read)."""
+    return selectors.transfer_dict(session_transfer(**kwargs))
+
+
+@database_sync_to_async
+def _agent_message(session_id: str, body: Any, agent: Agent) -> dict:
+    """Write and describe the message in one trip: its author's name may need a query."""
+    message = message_send(session_id=session_id, sender=Sender.AGENT, body=body, agent=agent)
+    return selectors.message_dict(message)
+
+
+@database_sync_to_async
 def _agent_serving(session_id: str, agent: Agent) -> None:
     """NotFound unless the agent serves this chat now (typing needs no more than that)."""
     if not ChatSession.objects.filter(
         pk=session_id, agent=agent, state=SessionState.ACTIVE
     ).exists():
         raise NotFound("No such chat session.")
-
-
-@database_sync_to_async
-def _serving_agent(session_id: str) -> int | None:
-    found = ChatSession.objects.filter(pk=session_id, state=SessionState.ACTIVE)
-    return found.values_list("agent_id", flat=True).first()
 
 
 @database_sync_to_async
@@ -453,7 +475,8 @@ def _customer_message(session_id: str, body: Any):
     if throttle.rate is not None and not throttle.allow_request(None, None):
         wait = throttle.wait() or 1
         raise DomainError(f"Too many messages; try again in {int(wait) + 1} s.", code="throttled")
-    return message_send(session_id=session_id, sender=Sender.CUSTOMER, body=body)
+    message = message_send(session_id=session_id, sender=Sender.CUSTOMER, body=body)
+    return selectors.message_dict(message)
 
 
 class CustomerConsumer(_NumberedConsumer):
@@ -480,6 +503,7 @@ class CustomerConsumer(_NumberedConsumer):
             await self.close(code=CLOSE_BAD_SESSION)
             return
         self.session_id = str(session.pk)
+        self.serving_agent: str | None = None  # who serves the chat now, as its frames said
         self.group = push.customer_group(self.session_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -488,12 +512,20 @@ class CustomerConsumer(_NumberedConsumer):
     async def snapshot(self) -> dict:
         return await _customer_snapshot(self.session_id)
 
+    def observe(self, frame: dict) -> None:
+        session = frame.get("session")
+        if isinstance(session, dict) and "state" in session:
+            active = session["state"] == SessionState.ACTIVE and session.get("agent")
+            self.serving_agent = session["agent"]["id"] if active else None
+        elif frame.get("type") == "session.ended":
+            self.serving_agent = None
+
     async def cmd_typing(self, frame: dict) -> dict:
+        agent_id = self.serving_agent
+        if agent_id is None:
+            return {"forwarded": False}  # nobody serves it now: nobody to tell
         if not await push.typing_due(self.session_id, Sender.CUSTOMER):
             return {"forwarded": False}
-        agent_id = await _serving_agent(self.session_id)
-        if agent_id is None:
-            return {"forwarded": False}  # nobody serves it yet: nobody to tell
         typing = {"type": "typing", "session_id": self.session_id, "sender": Sender.CUSTOMER}
         await push.ephemeral_async(push.agent_group(agent_id), typing)
         return {"forwarded": True}
@@ -505,8 +537,7 @@ class CustomerConsumer(_NumberedConsumer):
         return {"marked": marked}
 
     async def cmd_message(self, frame: dict) -> dict:
-        message = await _customer_message(self.session_id, frame.get("body"))
-        return {"message": selectors.message_dict(message)}
+        return {"message": await _customer_message(self.session_id, frame.get("body"))}
 
     async def cmd_end(self, frame: dict) -> dict:
         session = await database_sync_to_async(session_end)(

@@ -1,5 +1,6 @@
 """Reads of chat sessions shared by actions, the API, consumers and admin; their JSON shapes."""
 
+import os
 import time
 from datetime import UTC, datetime
 from uuid import UUID
@@ -153,7 +154,7 @@ def agent_name(session: ChatSession) -> str:
 # process: every push of a session carried one or two queries for them (a chat's accept, each
 # of its messages and its end), for names that change a few times a year. A rename shows in
 # pushes within NAME_TTL_SECONDS; REST reads and snapshots read the name afresh.
-NAME_TTL_SECONDS = 5.0
+NAME_TTL_SECONDS = float(os.environ.get("PUSH_NAME_TTL_SECONDS", "5"))
 _NAMES_KEPT = 10_000
 _names: dict[tuple[str, int], tuple[float, str]] = {}
 

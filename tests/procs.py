@@ -35,6 +35,12 @@ def child_env(**extra: str) -> dict[str, str]:
         REDIS_PREFIX=settings.REDIS_PREFIX,
         TIMER_SWEEP_SECONDS=str(settings.TIMER_SWEEP_SECONDS),
         PYTHONUNBUFFERED="1",
+        # The servers run as in production: a query on an event loop's thread is an error
+        # there (the test process itself allows it, for Playwright; tests/settings.py).
+        DJANGO_ALLOW_ASYNC_UNSAFE="",
+        # Names in pushes read every time: code that needs one on an event loop's thread is
+        # found at once, not only when a busy server lets the cache go stale.
+        PUSH_NAME_TTL_SECONDS="0",
     )
     env.update(extra)
     return env

@@ -73,3 +73,25 @@ def test_offer_expiry_from_the_worker_reaches_both_agents_in_seq_order(
         await ws2.close()
 
     run(scenario())
+
+
+def test_an_agents_first_message_on_a_server_that_never_saw_its_name_is_acked(
+    live_server_url, service_settings, make_agent
+):
+    """The ack names the message's author: a query, when the server has no fresh name for
+    it, which must run off the event loop (production refuses a query on the loop)."""
+    from sessions_app.actions.offers import offer_accept
+
+    agent = make_agent()
+    session, _ = session_create(customer_name="Nina", message="Hi")
+    offer_accept(session_id=session.pk, agent=agent)  # here, not on the server
+
+    async def scenario():
+        ws, _ = await open_agent(live_server_url, agent)
+        frame = {"type": "message.send", "session_id": str(session.pk), "body": "Hi", "ref": "m"}
+        await ws.send(json.dumps(frame))
+        ack = await next_of(ws, "ack", 10)
+        assert ack["message"]["author"] == {"id": str(agent.pk), "display_name": agent.name}
+        await ws.close()
+
+    run(scenario())
