@@ -116,39 +116,34 @@ def messages_read(
     nothing and says nothing. Returns how many messages it marked."""
     if reader not in _READS:
         raise Invalid("Unknown reader.", field="reader")
-    with transaction.atomic():
-        # Read marks change no state: no lock, one UPDATE that only ever fills empty stamps.
-        session = ChatSession.objects.filter(pk=session_id).first() if _is_id(session_id) else None
-        if session is None:
-            raise NotFound("No such chat session.")
-        if reader == Sender.AGENT:
-            check_agent_acts(session, agent)
-        upto = _message_of(session, message_id)
-        written = Message.objects.filter(session=session, sender=_READS[reader])
-        not_after = Q(created_at__lt=upto.created_at) | Q(
-            created_at=upto.created_at, pk__lte=upto.pk
-        )
-        marked = written.filter(not_after, read_at__isnull=True).update(read_at=timezone.now())
-        if marked:
-            serving = session.agent_id if session.state == SessionState.ACTIVE else None
-            data = {"reader": reader, "message_id": upto.pk}
-            events.record(Event(EventKind.MESSAGE_READ, session, serving, data))
+    # A read mark changes no state and takes no lock: one read (the message with its session),
+    # then one UPDATE that only ever fills empty stamps, each atomic on its own. Two marks at
+    # once stamp disjoint messages or the same ones once.
+    upto = _message_of(session_id, message_id)
+    session = upto.session
+    if reader == Sender.AGENT:
+        check_agent_acts(session, agent)
+    written = Message.objects.filter(session=session, sender=_READS[reader])
+    at = upto.created_at
+    not_after = Q(created_at__lt=at) | Q(created_at=at, pk__lte=upto.pk)
+    marked = written.filter(not_after, read_at__isnull=True).update(read_at=timezone.now())
+    if marked:
+        serving = session.agent_id if session.state == SessionState.ACTIVE else None
+        data = {"reader": reader, "message_id": upto.pk}
+        events.record(Event(EventKind.MESSAGE_READ, session, serving, data))
     return marked
 
 
-def _is_id(value: object) -> bool:
+def _message_of(session_id: object, message_id: object) -> Message:
+    """The message, with its session, if it belongs to that session; else NotFound (the
+    session's or the message's, alike)."""
     try:
-        UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def _message_of(session: ChatSession, message_id: object) -> Message:
-    try:
-        return Message.objects.get(session=session, pk=int(str(message_id)))
+        found = Message.objects.select_related("session").get(
+            session_id=UUID(str(session_id)), pk=int(str(message_id))
+        )
     except (Message.DoesNotExist, ValueError, TypeError, OverflowError):
         raise NotFound("No such message in this chat.") from None
+    return found
 
 
 def message_created(session: ChatSession, message: Message) -> Event:
