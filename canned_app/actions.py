@@ -52,9 +52,7 @@ def canned_create(*, owner, shortcut, title, body) -> CannedResponse:
         with transaction.atomic():
             return CannedResponse.objects.create(owner=owner, **values)
     except IntegrityError:
-        raise Conflict(
-            f"/{values['shortcut']} is taken.", code="shortcut_taken", field="shortcut"
-        ) from None
+        raise _taken(values["shortcut"]) from None
 
 
 def canned_update(
@@ -71,10 +69,8 @@ def canned_update(
             for name, value in values.items():
                 setattr(canned, name, value)
             canned.save(update_fields=[*values, "updated_at"])
-    except IntegrityError:
-        raise Conflict(
-            f"/{values['shortcut']} is taken.", code="shortcut_taken", field="shortcut"
-        ) from None
+    except IntegrityError:  # only a shortcut can clash
+        raise _taken(values["shortcut"]) from None
     return canned
 
 
@@ -83,6 +79,10 @@ def canned_delete(*, canned_id, agent, staff: bool, any_owner: bool = False) -> 
         canned = _lock(canned_id)
         _may_manage(canned, agent, staff, any_owner)
         canned.delete()
+
+
+def _taken(shortcut: str) -> Conflict:
+    return Conflict(f"/{shortcut} is taken.", code="shortcut_taken", field="shortcut")
 
 
 def _lock(canned_id) -> CannedResponse:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from agents_app.locks import lock_agent
 from agents_app.models import Agent, AgentStatus
-from agents_app.selectors import agent_capacity, service_settings
+from agents_app.selectors import agent_capacity, agent_load, agents_with_load, service_settings
 from core.errors import Conflict, Invalid, NotFound
 from core.text import clean_note, fill_in
 from skills_app.models import SkillGroup
@@ -120,10 +120,8 @@ def _agent_target(session: ChatSession, to_agent: object, cfg) -> int:
         raise Invalid("No such agent.", field="to_agent") from None
     if agent.status != AgentStatus.ONLINE:
         raise Conflict(f"{agent.name} is not online.", code="agent_unavailable")
-    load = (
-        Offer.objects.standing().filter(agent_id=target).count()
-        + ChatSession.objects.filter(agent_id=target, state=SessionState.ACTIVE).count()
-    )
+    # Read after the lock: whoever routes to this agent commits first, or waits for us.
+    load = agent_load(agents_with_load(Agent.objects.filter(pk=target)).get())
     if load >= agent_capacity(agent, cfg):
         raise Conflict(f"{agent.name} has no room for another chat.", code="agent_unavailable")
     return target

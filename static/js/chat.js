@@ -3,7 +3,8 @@
 "use strict";
 
 (function () {
-  const { LiveSocket, wsUrl, renderMessages, markRead, typingNotifier, sendBox, uploader } = window.CC;
+  const CC = window.CC;
+  const { LiveSocket, wsUrl, renderMessages, markRead, typingNotifier, sendBox, uploader } = CC;
   const $ = (id) => document.getElementById(id);
   const KEY = "cc.chat";
   const REASONS = {
@@ -25,11 +26,6 @@
     }
   }
 
-  function csrfToken() {
-    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
   $("start").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     $("start-error").hidden = true;
@@ -41,7 +37,7 @@
         headers: {
           "Content-Type": "application/json",
           Accept: "application/json",
-          "X-CSRFToken": csrfToken(),
+          "X-CSRFToken": CC.csrfToken(),
         },
         body: JSON.stringify({
           customer_name: $("name").value,
