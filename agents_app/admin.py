@@ -22,6 +22,10 @@ class ServiceSettingsAdmin(admin.ModelAdmin):
         ),
         ("Idle end", {"fields": ["customer_idle_timeout_seconds", "idle_end_notice"]}),
         ("Transfer", {"fields": ["transfer_notice"]}),
+        (
+            "Satisfaction rating",
+            {"fields": ["rating_enabled", "rating_scale", "rating_window_seconds"]},
+        ),
         ("Capacity and presence", {"fields": ["default_max_sessions", "presence_grace_seconds"]}),
     ]
 

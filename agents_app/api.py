@@ -118,6 +118,13 @@ class ServiceSettingsSerializer(StrictSerializer):
         help_text="Sent to the customer when a transfer is accepted; `{agent}` and `{customer}` "
         "are filled in; empty: no message.",
     )
+    rating_enabled = serializers.BooleanField(
+        help_text="After a chat an agent served, the customer may rate it once."
+    )
+    rating_scale = serializers.ChoiceField(choices=[5, 10], help_text="The highest score.")
+    rating_window_seconds = serializers.IntegerField(
+        min_value=60, max_value=30 * 86400, help_text="How long after the end it may be rated."
+    )
 
 
 def settings_dict(cfg) -> dict:

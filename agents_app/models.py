@@ -69,6 +69,20 @@ class ServiceSettings(models.Model):
         help_text="Sent to the customer when a transfer is accepted ({agent}, {customer} are "
         "filled in; empty: no message).",
     )
+    rating_enabled = models.BooleanField(
+        default=True,
+        help_text="After a chat an agent served, the customer may rate it once.",
+    )
+    rating_scale = models.PositiveSmallIntegerField(
+        default=5,
+        choices=[(5, "1-5 stars"), (10, "1-10")],
+        help_text="The highest score a customer may give.",
+    )
+    rating_window_seconds = models.PositiveIntegerField(
+        default=86400,
+        validators=[MinValueValidator(60), MaxValueValidator(30 * 86400)],
+        help_text="How long after the end a chat may still be rated (60 s to 30 days).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -37,6 +37,11 @@ api_urlpatterns = [
     ),
     path("sessions/", sessions_api.SessionListView.as_view(), name="session-list"),
     path(
+        "sessions/<str:session_id>/rating/",
+        sessions_api.SessionRatingView.as_view(),
+        name="session-rating",
+    ),
+    path(
         "sessions/<str:session_id>/transcript/",
         sessions_api.SessionTranscriptView.as_view(),
         name="session-transcript",

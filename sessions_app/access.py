@@ -36,6 +36,7 @@ class Act(enum.Enum):
     DECLINE = "decline"
     END = "end"
     TRANSFER = "transfer"
+    RATE = "rate"
 
 
 def hash_token(token: str) -> str:
@@ -108,6 +109,10 @@ _REFUSED = {
     (Role.OFFERED, Act.TRANSFER): _refuse(
         Conflict, "Accept the chat before transferring it.", "not_active"
     ),
+    **{
+        (role, Act.RATE): _refuse(Forbidden, "Only the customer rates a chat.", "not_customer")
+        for role in (Role.HOLDER, Role.OFFERED, Role.STAFF)
+    },
 }
 
 

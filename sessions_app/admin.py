@@ -10,7 +10,7 @@ from skills_app.models import SkillGroup
 
 from .actions.end import session_end
 from .actions.transfer import MAX_NOTE, session_transfer
-from .models import ChatSession, EndReason, Message, Offer, SessionEvent, SessionState
+from .models import ChatSession, EndReason, Message, Offer, Rating, SessionEvent, SessionState
 
 
 class TransferForm(forms.Form):
@@ -56,6 +56,12 @@ class OfferInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class RatingInline(ReadOnlyInline):
+    model = Rating
+    fields = ["score", "scale", "comment", "agent", "created_at"]
+    readonly_fields = fields
+
+
 class EventInline(ReadOnlyInline):
     model = SessionEvent
     fields = ["created_at", "kind", "agent", "data"]
@@ -64,12 +70,20 @@ class EventInline(ReadOnlyInline):
 
 @admin.register(ChatSession)
 class ChatSessionAdmin(admin.ModelAdmin):
-    list_display = ["customer_name", "state", "agent", "created_at", "ended_at", "end_reason"]
-    list_select_related = ["agent__user"]
-    list_filter = ["state", "agent", "end_reason"]
+    list_display = [
+        "customer_name",
+        "state",
+        "agent",
+        "created_at",
+        "ended_at",
+        "end_reason",
+        "rated",
+    ]
+    list_select_related = ["agent__user", "rating"]
+    list_filter = ["state", "agent", "end_reason", "rating__score"]
     search_fields = ["customer_name", "id"]
     date_hierarchy = "created_at"
-    inlines = [MessageInline, OfferInline, EventInline]
+    inlines = [MessageInline, RatingInline, OfferInline, EventInline]
     actions = ["end_as_staff", "transfer_as_staff"]
     readonly_fields = [
         "id",
@@ -84,6 +98,11 @@ class ChatSessionAdmin(admin.ModelAdmin):
         "idle_deadline",
         "idle_timeout_seconds",
     ]
+
+    @admin.display(description="rating", ordering="rating__score")
+    def rated(self, obj) -> str:
+        rating = getattr(obj, "rating", None)
+        return f"{rating.score}/{rating.scale}" if rating is not None else "—"
 
     def has_add_permission(self, request):
         return False

@@ -36,6 +36,7 @@ from .actions.create import session_create
 from .actions.end import session_end
 from .actions.messages import message_send
 from .actions.offers import offer_accept, offer_decline
+from .actions.rating import MAX_COMMENT, rating_submit
 from .actions.transfer import MAX_NOTE, session_transfer
 from .attachments import ALLOWED, is_image
 from .models import EndReason, Sender, SessionState
@@ -64,6 +65,13 @@ class GroupRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class RatingSerializer(serializers.Serializer):
+    score = serializers.IntegerField()
+    scale = serializers.IntegerField()
+    comment = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
 class SessionSerializer(serializers.Serializer):
     """The Session representation."""
 
@@ -85,6 +93,7 @@ class SessionSerializer(serializers.Serializer):
     )
     email = serializers.EmailField(allow_null=True)
     attributes = serializers.DictField()
+    rating = RatingSerializer(allow_null=True, help_text="Once the customer rated it.")
 
 
 class SessionCreatedSerializer(SessionSerializer):
@@ -232,7 +241,7 @@ class SessionListView(APIView):
             sessions = sessions.filter(state=query["state"])
         if query.get("q"):
             sessions = selectors.sessions_matching(sessions, query["q"])
-        sessions = sessions.select_related("agent__user", "skill_group")
+        sessions = sessions.select_related("agent__user", "skill_group", "rating")
         sessions = sessions.order_by("-created_at", "pk")
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(sessions, request, view=self)
@@ -460,6 +469,41 @@ def _transcript_access(request, session_id: str):
         if not selectors.serves_customer(agent, session.email):
             raise
         return session
+
+
+class RatingRequest(StrictSerializer):
+    score = serializers.IntegerField(help_text="1 to the settings' `rating_scale` (5 or 10).")
+    comment = TextField(required=False, allow_blank=True, max_length=MAX_COMMENT)
+
+
+class SessionRatingView(APIView):
+    """The customer rates its chat: once, after an agent served it, within the window."""
+
+    authentication_classes = SESSION_AUTH
+    permission_classes = [IsUserOrCustomer]
+
+    @extend_schema(
+        operation_id="sessions_rating_create",
+        parameters=SESSION_PATH,
+        request=RatingRequest,
+        responses={
+            201: RatingSerializer,
+            **error_responses(400, 401, 403, 404),
+            409: OpenApiResponse(
+                error_responses(409)[409].response,
+                description="`already_rated`, or `rating_closed` (not ended, no agent served "
+                "it, ratings off, or the window has passed).",
+            ),
+        },
+        tags=["sessions"],
+    )
+    def post(self, request, session_id: str):
+        found = _access(request, session_id).require(Act.RATE)
+        body = parse(RatingRequest, request.data)
+        rating = rating_submit(
+            session_id=found.session.pk, score=body["score"], comment=body.get("comment")
+        )
+        return Response(selectors.rating_dict(rating), status=201)
 
 
 class SessionAcceptView(APIView):

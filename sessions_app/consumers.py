@@ -462,6 +462,8 @@ def _customer_snapshot(session_id: str) -> dict:
     body = {"session": data, "messages": messages}
     if session.end_reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
         body["notice"] = selectors.last_system_message(session)
+    if session.state == SessionState.ENDED and session.accepted_at is not None:
+        body.update(selectors.rating_offer(session))
     return body
 
 

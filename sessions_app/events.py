@@ -225,6 +225,8 @@ def _ended(event: Event) -> list:
     customer = dict(ended, session=selectors.session_dict(session))
     if reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
         customer["notice"] = event.notice
+    if session.accepted_at is not None:  # an agent served it: the customer may rate it
+        customer.update(selectors.rating_offer(session))
     frames.append((push.customer_group(session.pk), "session.ended", customer))
     return frames
 
@@ -255,6 +257,14 @@ def _read(event: Event) -> list:
     return [(push.agent_group(event.agent_id), "message.read", payload)]
 
 
+def _rated(event: Event) -> list:
+    """The rated agent hears the score."""
+    if event.agent_id is None:
+        return []
+    rated = {"session_id": str(event.session.pk), **event.data}
+    return [(push.agent_group(event.agent_id), "session.rated", rated)]
+
+
 def _agent_changed(event: Event) -> list:
     return [(push.agent_group(event.agent_id), "agent.updated", {"agent": agent_dict(event.agent)})]
 
@@ -280,6 +290,7 @@ _FRAMES = {
     EventKind.SESSION_ENDED: _ended,
     EventKind.MESSAGE_CREATED: _message,
     EventKind.MESSAGE_READ: _read,
+    EventKind.RATING_SUBMITTED: _rated,
     EventKind.AGENT_STATUS_CHANGED: _agent_changed,
     EventKind.QUEUE_MOVED: _queue_moved,
 }

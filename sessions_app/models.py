@@ -272,6 +272,31 @@ class Attachment(models.Model):
         return f"{self.name} ({self.content_type}, {self.size} B)"
 
 
+class Rating(models.Model):
+    """How the customer rated a chat: once, after an agent served it, within the window. The
+    agent is the one who served it last."""
+
+    session = models.OneToOneField(ChatSession, on_delete=models.CASCADE, related_name="rating")
+    agent = models.ForeignKey(
+        "agents_app.Agent", null=True, on_delete=models.SET_NULL, related_name="ratings"
+    )
+    score = models.PositiveSmallIntegerField()
+    scale = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=models.F("scale")),
+                name="rating_score_in_scale",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/{self.scale}"
+
+
 class EventKind(models.TextChoices):
     """What happened: the audit trail's kinds, and the events the emitter derives pushes from."""
 
@@ -286,6 +311,7 @@ class EventKind(models.TextChoices):
     TRANSFER_REQUESTED = "transfer.requested", "Transfer offered"
     TRANSFER_ACCEPTED = "transfer.accepted", "Transfer accepted"
     TRANSFER_FAILED = "transfer.failed", "Transfer expired, declined or withdrawn"
+    RATING_SUBMITTED = "rating.submitted", "The customer rated the chat"
     SESSION_OVERFLOWED = "session.overflowed", "Overflow group became eligible"
     SESSION_ASSIGNED = "session.assigned", "Session assigned (auto)"
     SESSION_IDLE_TIMEOUT = "session.idle_timeout", "Customer idle timeout"

@@ -2,18 +2,19 @@
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils.timezone import now as time_now
 
 from agents_app.models import Agent
 from skills_app.models import SkillGroup
 
-from .models import Attachment, ChatSession, Message, Offer, Sender, SessionState
+from .models import Attachment, ChatSession, Message, Offer, Rating, Sender, SessionState
 
 
 def iso(value: datetime | None) -> str | None:
@@ -129,7 +130,46 @@ def session_dict(
         offer = offer or standing_offer(session)
         if offer is not None:
             data["offer"] = offer_dict(offer)
+    # Only an ended chat can have a rating: no query for the others (pushes are hot).
+    ended = session.state == SessionState.ENDED
+    data["rating"] = rating_dict(_rating_of(session)) if ended else None
     return data
+
+
+def _rating_of(session: ChatSession) -> Rating | None:
+    if ChatSession.rating.is_cached(session):
+        return getattr(session, "rating", None)
+    return Rating.objects.filter(session=session).first()
+
+
+def rating_open(session: ChatSession, cfg) -> bool:
+    """Whether the customer may rate this chat now (rated already or not): ratings on, an
+    agent served it, it ended less than the window ago."""
+    if not cfg.rating_enabled or session.state != SessionState.ENDED:
+        return False
+    if session.accepted_at is None or session.agent_id is None or session.ended_at is None:
+        return False  # no agent ever served it: nothing to rate
+    return time_now() < session.ended_at + timedelta(seconds=cfg.rating_window_seconds)
+
+
+def rating_offer(session: ChatSession) -> dict:
+    """For an ended chat's customer: whether it may be rated now, and on what scale."""
+    from agents_app.selectors import service_settings
+
+    cfg = service_settings()
+    requested = rating_open(session, cfg) and _rating_of(session) is None
+    return {"rating_requested": requested, "rating_scale": cfg.rating_scale}
+
+
+def rating_dict(rating: Rating | None) -> dict | None:
+    if rating is None:
+        return None
+    return {
+        "score": rating.score,
+        "scale": rating.scale,
+        "comment": rating.comment,
+        "created_at": iso(rating.created_at),
+    }
 
 
 def group_ref(session: ChatSession) -> dict | None:
@@ -224,7 +264,9 @@ def attachment_get(attachment_id: object) -> Attachment | None:
 
 def session_get(session_id: UUID | str) -> ChatSession | None:
     try:
-        return ChatSession.objects.select_related("agent__user", "skill_group").get(pk=session_id)
+        return ChatSession.objects.select_related("agent__user", "skill_group", "rating").get(
+            pk=session_id
+        )
     except (ChatSession.DoesNotExist, ValueError, TypeError, ValidationError):
         return None
 

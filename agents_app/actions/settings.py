@@ -18,6 +18,9 @@ SETTINGS_FIELDS = (
     "missed_offers_before_away",
     "presence_grace_seconds",
     "transfer_notice",
+    "rating_enabled",
+    "rating_scale",
+    "rating_window_seconds",
 )
 
 

@@ -4,7 +4,7 @@
 
 (function () {
   const CC = window.CC;
-  const { LiveSocket, wsUrl, renderMessages, markRead, typingNotifier, sendBox, uploader } = CC;
+  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox, uploader } = CC;
   const $ = (id) => document.getElementById(id);
   const KEY = "cc.chat";
   const REASONS = {
@@ -70,6 +70,8 @@
         session = hello.session;
         messages = hello.messages;
         if (hello.notice) session.notice = hello.notice;
+        session.rating_requested = Boolean(hello.rating_requested);
+        session.rating_scale = hello.rating_scale || 5;
         render();
       },
       onEvent: handle,
@@ -98,6 +100,8 @@
     } else if (frame.type === "session.ended") {
       session = { ...session, ...(frame.session || {}), state: "ended", end_reason: frame.reason };
       if (frame.notice) session.notice = frame.notice;
+      session.rating_requested = Boolean(frame.rating_requested);
+      session.rating_scale = frame.rating_scale || 5;
     }
     render();
   }
@@ -156,7 +160,58 @@
           : REASONS[reason] || "This chat has ended.";
       $("end-box").dataset.reason = reason || "";
     }
+    renderRating(ended);
   }
+
+  // The rating: stars (or 1-10) once the chat an agent served has ended, asked once.
+  function renderRating(ended) {
+    const rated = Boolean(session && session.rating);
+    const ask = ended && session.rating_requested && !rated;
+    $("rating").hidden = !ask;
+    $("rating-thanks").hidden = !(ended && rated);
+    if (!ask || $("stars").dataset.scale === String(session.rating_scale)) return;
+    const scale = session.rating_scale;
+    $("stars").dataset.scale = String(scale);
+    $("stars").classList.toggle("numbers", scale !== 5);
+    // Stars are laid out right to left (so a hovered star lights those before it): the highest
+    // comes first in the page.
+    const order = Array.from({ length: scale }, (_, i) => i);
+    if (scale === 5) order.reverse();
+    $("stars").replaceChildren(
+      ...order.map((i) => {
+        const input = el("input", { type: "radio", name: "score", value: String(i + 1), id: `score-${i + 1}` });
+        const label = el("label", { htmlFor: `score-${i + 1}`, title: `${i + 1} of ${scale}` }, scale === 5 ? "★" : String(i + 1));
+        label.setAttribute("aria-label", `${i + 1} of ${scale}`);
+        return el("span", { class: "star" }, input, label);
+      }),
+    );
+  }
+
+  $("rating").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const picked = $("rating").querySelector("input[name=score]:checked");
+    const fail = (text) => {
+      $("rating-error").textContent = text;
+      $("rating-error").hidden = false;
+    };
+    if (!picked) return fail("Pick a score first.");
+    const chat = saved();
+    $("rating-send").disabled = true;
+    try {
+      const resp = await fetch(`/api/sessions/${chat.id}/rating/`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-Customer-Token": chat.token },
+        body: JSON.stringify({ score: Number(picked.value), comment: $("rating-comment").value }),
+      });
+      const data = await resp.json().catch(() => ({}));
+      if (resp.status !== 201) return fail(data.detail || "Your rating was not saved.");
+      session.rating = data;
+      $("rating-error").hidden = true;
+      render();
+    } finally {
+      $("rating-send").disabled = false;
+    }
+  });
 
   // Files are served to this page with its token (a plain link or <img> sends no header).
   function withToken(url) {

@@ -206,6 +206,13 @@
         }
         break;
       }
+      case "session.rated": {
+        const entry = state.sessions.get(frame.session_id);
+        const name = entry ? entry.session.customer_name : "A customer";
+        if (entry) entry.rating = { score: frame.score, scale: frame.scale };
+        flash(`${name} rated your chat ${frame.score} / ${frame.scale}.`, "info");
+        break;
+      }
       case "agent.updated":
         state.agent = { ...state.agent, ...frame.agent };
         pollQueues();
@@ -379,6 +386,9 @@
         groupTag(s),
         entry.unread ? el("span", { class: "unread", title: "unread messages" }, String(entry.unread)) : null,
         entry.ended ? el("span", { class: "ended-tag", title: entry.ended.text }, "Ended") : null,
+        entry.rating
+          ? el("span", { class: "rated", title: "The customer's rating" }, `★ ${entry.rating.score}/${entry.rating.scale}`)
+          : null,
       );
       ul.append(li);
     }
@@ -403,7 +413,10 @@
     $("dismiss").hidden = active;
     $("send").hidden = !active;
     $("ended-note").hidden = active;
-    if (!active) $("ended-note").textContent = entry.ended.text;
+    if (!active) {
+      const rated = entry.rating ? ` The customer rated it ${entry.rating.score} / ${entry.rating.scale}.` : "";
+      $("ended-note").textContent = entry.ended.text + rated;
+    }
     const me = (state.agent && state.agent.display_name) || "You";
     renderMessages($("log"), entry.messages || [], "agent", undefined, {
       customer: entry.session.customer_name,

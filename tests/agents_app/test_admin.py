@@ -24,7 +24,12 @@ def settings_form(**changes) -> dict:
         "default_max_sessions": cfg.default_max_sessions,
         "presence_grace_seconds": cfg.presence_grace_seconds,
         "missed_offers_before_away": cfg.missed_offers_before_away,
+        "transfer_notice": cfg.transfer_notice,
+        "rating_scale": cfg.rating_scale,
+        "rating_window_seconds": cfg.rating_window_seconds,
     }
+    if cfg.rating_enabled:
+        data["rating_enabled"] = "on"  # a checkbox: absent means off
     data.update(changes)
     return data
 
@@ -235,3 +240,24 @@ def test_staff_make_an_existing_user_an_agent_in_admin(
     agent = Agent.objects.get(user=user)
     assert agent.status == "online"
     assert Offer.objects.get(session=session).agent_id == agent.pk  # online: the queue drained
+
+
+def test_the_session_list_shows_ratings_and_filters_by_score(
+    admin_client, service_settings, make_agent, make_session
+):
+    from sessions_app.actions.end import session_end
+    from sessions_app.actions.rating import rating_submit
+
+    alice = make_agent()
+    session, _ = make_session(name="Rated")
+    offer_accept(session_id=session.pk, agent=alice)
+    session_end(session_id=session.pk, reason="agent_ended", agent=alice)
+    rating_submit(session_id=session.pk, score=4, comment="Good")
+    make_session(name="Unrated")
+    url = reverse("admin:sessions_app_chatsession_changelist")
+    listed = admin_client.get(url)
+    assert b"4/5" in listed.content
+    filtered = admin_client.get(url + "?rating__score=4")
+    assert [s.customer_name for s in filtered.context["cl"].result_list] == ["Rated"]
+    detail = admin_client.get(reverse("admin:sessions_app_chatsession_change", args=[session.pk]))
+    assert b"Good" in detail.content

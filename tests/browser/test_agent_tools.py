@@ -220,3 +220,64 @@ def test_customer_sends_an_image_the_agent_sees_the_thumbnail_and_sends_a_pdf_ba
         link.click()
     assert download.value.suggested_filename == "invoice.pdf"
     shot(customer, "customer-sees-file-link")
+
+
+DROP_JS = """
+([selector, name, text]) => {
+  const zone = document.querySelector(selector);
+  const data = new DataTransfer();
+  data.items.add(new File([text], name, { type: "text/plain" }));
+  for (const kind of ["dragover", "drop"]) {
+    const event = { dataTransfer: data, bubbles: true, cancelable: true };
+    zone.dispatchEvent(new DragEvent(kind, event));
+  }
+}
+"""
+
+
+def test_a_file_dropped_on_the_chat_is_sent_with_its_progress_shown(browser, live_server_url, desk):
+    desk.service_mode = "auto"
+    desk.save()
+    alice = new_agent("Alice")
+    agent = open_workspace(browser, live_server_url, alice)
+    customer = start_chat(browser, live_server_url, "Maria", "Here is my log")
+    agent.locator("#sessions li").click()
+    # Progress events are recorded as the upload goes
+    customer.evaluate(
+        """() => {
+          window.progressSeen = false;
+          new MutationObserver(() => {
+            if (!document.getElementById("upload-progress").hidden) window.progressSeen = true;
+          }).observe(document.getElementById("upload-progress"), { attributes: true });
+        }"""
+    )
+    customer.evaluate(DROP_JS, ["#conversation", "error-log.txt", "line 1\nline 2\n"])
+    link = agent.locator("#log a.attachment.file")
+    expect(link).to_contain_text("error-log.txt", timeout=10000)
+    assert customer.evaluate("window.progressSeen")
+    expect(customer.locator("#upload-progress")).to_be_hidden()
+
+
+def test_the_customer_rates_four_stars_and_the_agent_sees_it(browser, live_server_url, desk, shot):
+    desk.service_mode = "auto"
+    desk.save()
+    alice = new_agent("Alice")
+    agent = open_workspace(browser, live_server_url, alice)
+    customer = start_chat(browser, live_server_url, "Maria", "Thanks for the help")
+    agent.locator("#sessions li").click()
+    agent.click("#end-chat")
+    agent.click("#end-chat")
+    # The customer is asked, picks the fourth star and writes a word
+    rating = customer.locator("#rating")
+    expect(rating).to_be_visible()
+    expect(customer.locator("#stars label")).to_have_count(5)
+    customer.locator("#stars label[for=score-4]").click()
+    customer.fill("#rating-comment", "Quick answer")
+    shot(customer, "customer-rates")
+    customer.click("#rating-send")
+    expect(customer.locator("#rating-thanks")).to_be_visible()
+    expect(rating).to_be_hidden()
+    # The agent hears it
+    expect(agent.locator(".toast")).to_contain_text("Maria rated your chat 4 / 5")
+    expect(agent.locator("#ended-note")).to_contain_text("rated it 4 / 5")
+    shot(agent, "agent-sees-rating")

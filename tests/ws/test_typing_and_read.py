@@ -6,7 +6,7 @@ import pytest
 
 from sessions_app.actions.create import session_create
 from sessions_app.actions.offers import offer_accept
-from tests.ws.helpers import Client, run
+from tests.ws.helpers import Client, in_thread, run
 from tests.ws.test_agent_socket import agent_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -95,5 +95,35 @@ def test_read_receipts_reach_the_writer_numbered_and_only_when_something_changed
         for ws in (agent, customer, again):
             await ws.close()
         assert not [f for f in customer.frames if f.get("type") == "message.read"][1:]
+
+    run(scenario())
+
+
+def test_the_end_asks_the_customer_for_a_rating_and_the_agent_hears_the_score(
+    service_settings, make_agent
+):
+    from sessions_app.actions.rating import rating_submit
+
+    alice = make_agent()
+    session, token = session_create(customer_name="Maria", message="Hi")
+    offer_accept(session_id=session.pk, agent=alice)
+    sid = str(session.pk)
+
+    async def scenario():
+        agent, customer = agent_client(alice), Client(f"/ws/customer/{sid}/?token={token}")
+        await agent.connect()
+        await customer.connect()
+        await agent.command({"type": "session.end", "session_id": sid})
+        ended = await customer.expect("session.ended")
+        assert ended["rating_requested"] is True and ended["rating_scale"] == 5
+        await in_thread(rating_submit, session_id=sid, score=4)
+        rated = await agent.expect("session.rated")
+        assert (rated["session_id"], rated["score"], rated["scale"]) == (sid, 4, 5)
+        # A reload after rating: nothing more to ask
+        again = Client(f"/ws/customer/{sid}/?token={token}")
+        hello = await again.connect()
+        assert hello["rating_requested"] is False and hello["session"]["rating"]["score"] == 4
+        for ws in (agent, customer, again):
+            await ws.close()
 
     run(scenario())
