@@ -26,9 +26,28 @@
     }
   }
 
+  // What went wrong with a field, said to the customer next to it (not the API's wording).
+  const FIELD_ERRORS = {
+    customer_name: ["name", "Please tell us your name."],
+    message: ["first", "Please write what you need (up to 4000 characters)."],
+    skill_group: ["group", "Please choose what it is about."],
+  };
+
+  function fieldError(field, text) {
+    for (const [key, [inputId]] of Object.entries(FIELD_ERRORS)) {
+      const on = key === field;
+      const box = $(`${inputId}-error`);
+      $(inputId).setAttribute("aria-invalid", String(on));
+      box.hidden = !on;
+      box.textContent = on ? text || FIELD_ERRORS[key][1] : "";
+    }
+    if (field && FIELD_ERRORS[field]) $(FIELD_ERRORS[field][0]).focus();
+  }
+
   $("start").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     $("start-error").hidden = true;
+    fieldError(null);
     const button = $("start").querySelector("button");
     button.disabled = true;
     try {
@@ -46,6 +65,10 @@
         }),
       });
       const data = await resp.json().catch(() => ({}));
+      if (resp.status === 400 && FIELD_ERRORS[data.field]) {
+        fieldError(data.field);
+        return;
+      }
       if (resp.status !== 201) {
         throw new Error(data.detail || `Could not start the chat (${resp.status}).`);
       }
@@ -141,7 +164,10 @@
   function render() {
     $("status").textContent = statusText();
     $("status").dataset.state = session ? session.state : "";
-    renderMessages($("log"), messages, "customer", withToken);
+    // An idle end's reminder is said once, in the end box: not also as the last bubble.
+    const notice = session && session.end_reason === "customer_idle_timeout" ? session.notice : null;
+    const shown = notice ? messages.filter((m) => !(m.sender === "system" && m.body === notice)) : messages;
+    renderMessages($("log"), shown, "customer", withToken);
     const typing = session && session.state === "active" && typingUntil > Date.now();
     $("typing").hidden = !typing;
     if (typing) {

@@ -177,7 +177,8 @@ def test_customer_silence_ends_the_chat_with_the_reminder_text(
     expect(customer.locator("#end-reason")).to_have_text(
         "We closed this chat as we did not hear back. Come back any time!", timeout=8000
     )
-    expect(customer.locator("#log .msg.system")).to_contain_text("We closed this chat")
+    # Said once: in the end box, not again as the last bubble of the log
+    expect(customer.locator("#log .msg.system", has_text="We closed this chat")).to_have_count(0)
     # The agent's list keeps it, marked ended, until dismissed; a toast said so
     expect(page.locator("#sessions li.ended")).to_contain_text("Gus")
     expect(page.locator("#sessions li.ended .ended-tag")).to_have_text("Ended")
@@ -408,3 +409,20 @@ def test_customers_see_their_place_in_the_queue_move_up(browser, live_server_url
     expect(first.locator("#status")).to_have_text("Connecting you to an agent…")
     expect(second.locator("#status")).to_have_text("Waiting in queue — position 1")
     shot(second, "queue-position-1")
+
+
+def test_a_blank_name_is_explained_next_to_the_field(browser, live_server_url, desk):
+    context = browser.new_context(viewport={"width": 700, "height": 700})
+    page = context.new_page()
+    page.goto(f"{live_server_url}/chat/")
+    page.fill("#name", "   ")  # passes the browser's `required`, not the desk
+    page.fill("#first", "Hello")
+    page.click("#start button[type=submit]")
+    error = page.locator("#name-error")
+    expect(error).to_have_text("Please tell us your name.")
+    expect(page.locator("#name")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#start-error")).to_be_hidden()
+    assert "customer_name" not in page.locator("#start").inner_text()
+    page.fill("#name", "Nora")
+    page.click("#start button[type=submit]")
+    expect(page.locator("#conversation")).to_be_visible()
