@@ -2,7 +2,7 @@
 
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -16,6 +16,7 @@ from core.api import (
     StrictSerializer,
     TextField,
     auth_token_issue,
+    conflict_response,
     error_responses,
     parse,
 )
@@ -273,9 +274,7 @@ class AgentListView(APIView):
         responses={
             201: AgentSerializer,
             **error_responses(400, 401, 403),
-            409: OpenApiResponse(
-                error_responses(409)[409].response, description="The username is taken."
-            ),
+            409: conflict_response("The username is taken."),
         },
         tags=["agents"],
     )

@@ -1,6 +1,6 @@
 """REST for canned responses: staff manage the shared ones; agents their own, and read shared."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
@@ -8,7 +8,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents_app.selectors import agent_for_user
-from core.api import Pagination, StrictSerializer, TextField, error_responses, parse
+from core.api import (
+    Pagination,
+    StrictSerializer,
+    TextField,
+    conflict_response,
+    error_responses,
+    parse,
+)
 from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
 from .actions import canned_create, canned_delete, canned_owner, canned_update
@@ -61,10 +68,7 @@ class CannedListView(APIView):
         responses={
             201: CannedSerializer,
             **error_responses(400, 401, 403),
-            409: OpenApiResponse(
-                error_responses(409)[409].response,
-                description="`shortcut_taken`: the owner has one with that shortcut.",
-            ),
+            409: conflict_response("`shortcut_taken`: the owner has one with that shortcut."),
         },
         tags=["canned responses"],
         description="Staff create shared ones; an agent creates its own.",

@@ -120,6 +120,11 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
+def conflict_response(description: str) -> OpenApiResponse:
+    """The 409 of one operation, saying which conflicts it has (the body is the Error)."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
 # --- bodies: a field we do not know is an error, not something to ignore silently -------------
 
 

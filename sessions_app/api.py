@@ -2,7 +2,7 @@
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
@@ -21,6 +21,7 @@ from core.api import (
     SessionCreateThrottle,
     StrictSerializer,
     TextField,
+    conflict_response,
     customer_credential,
     error_responses,
     parse,
@@ -489,10 +490,9 @@ class SessionRatingView(APIView):
         responses={
             201: RatingSerializer,
             **error_responses(400, 401, 403, 404),
-            409: OpenApiResponse(
-                error_responses(409)[409].response,
-                description="`already_rated`, or `rating_closed` (not ended, no agent served "
-                "it, ratings off, or the window has passed).",
+            409: conflict_response(
+                "`already_rated`, or `rating_closed` (not ended, no agent served "
+                "it, ratings off, or the window has passed)."
             ),
         },
         tags=["sessions"],
@@ -519,10 +519,9 @@ class SessionAcceptView(APIView):
         responses={
             200: SessionSerializer,
             **error_responses(401, 403, 404),
-            409: OpenApiResponse(
-                error_responses(409)[409].response,
-                description="The offer is gone: expired, withdrawn, someone else's, or the "
-                "session ended (`offer_expired`, `offer_gone`, `session_ended`).",
+            409: conflict_response(
+                "The offer is gone: expired, withdrawn, someone else's, or the "
+                "session ended (`offer_expired`, `offer_gone`, `session_ended`)."
             ),
         },
         tags=["sessions"],
@@ -548,10 +547,9 @@ class SessionDeclineView(APIView):
         responses={
             200: SessionSerializer,
             **error_responses(401, 403, 404),
-            409: OpenApiResponse(
-                error_responses(409)[409].response,
-                description="The offer is gone: expired, withdrawn, declined already, someone "
-                "else's, or the session ended.",
+            409: conflict_response(
+                "The offer is gone: expired, withdrawn, declined already, someone "
+                "else's, or the session ended."
             ),
         },
         tags=["sessions"],
@@ -601,11 +599,10 @@ class SessionTransferView(APIView):
         responses={
             202: TransferSerializer,
             **error_responses(400, 401, 403, 404),
-            409: OpenApiResponse(
-                error_responses(409)[409].response,
-                description="`transfer_pending` (one at a time), `agent_unavailable` (the agent "
+            409: conflict_response(
+                "`transfer_pending` (one at a time), `agent_unavailable` (the agent "
                 "is not online or has no room), `no_agent_available` (nobody free in the group), "
-                "`not_active` or `session_ended`.",
+                "`not_active` or `session_ended`."
             ),
         },
         tags=["sessions"],

@@ -1,13 +1,21 @@
 """REST views for skill groups (staff) and the public list customers choose from."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import IsStaff, Pagination, StrictSerializer, TextField, error_responses, parse
+from core.api import (
+    IsStaff,
+    Pagination,
+    StrictSerializer,
+    TextField,
+    conflict_response,
+    error_responses,
+    parse,
+)
 from core.errors import NotFound
 from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
@@ -93,9 +101,7 @@ class SkillGroupListView(APIView):
         responses={
             201: SkillGroupSerializer,
             **error_responses(400, 401, 403),
-            409: OpenApiResponse(
-                error_responses(409)[409].response, description="The name is taken."
-            ),
+            409: conflict_response("The name is taken."),
         },
         tags=["skill groups"],
     )
@@ -135,10 +141,8 @@ class SkillGroupDetailView(APIView):
         responses={
             204: None,
             **error_responses(401, 403, 404),
-            409: OpenApiResponse(
-                error_responses(409)[409].response,
-                description="`group_in_use`: the default group, or one with sessions queued, "
-                "offered or active.",
+            409: conflict_response(
+                "`group_in_use`: the default group, or one with sessions queued, offered or active."
             ),
         },
         tags=["skill groups"],
