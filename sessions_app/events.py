@@ -196,17 +196,15 @@ def _transfer_accepted(event: Event) -> list:
 
 def _transfer_failed(event: Event) -> list:
     """The target's bar goes; the first agent hears why (expired, declined, unavailable)."""
-    offer, reason = event.offer, event.data["reason"]
-    sid = str(offer.session_id)
-    gone = {"session_id": sid, "offer_id": str(offer.pk), "reason": event.data["reason"]}
+    offer = event.offer
+    gone = {
+        "session_id": str(offer.session_id),
+        "offer_id": str(offer.pk),
+        "reason": event.data["reason"],
+    }
     frames = [(push.agent_group(offer.agent_id), "session.offer_expired", gone)]
     if offer.from_agent_id is not None:
-        failed = {
-            "session_id": sid,
-            "offer_id": str(offer.pk),
-            "reason": reason,
-            "to_agent": selectors.agent_ref(offer.agent_id),
-        }
+        failed = dict(gone, to_agent=selectors.agent_ref(offer.agent_id))
         frames.append((push.agent_group(offer.from_agent_id), "session.transfer_failed", failed))
     return frames
 

@@ -8,11 +8,12 @@ from uuid import UUID
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils.timezone import now as time_now
 
 from agents_app.models import Agent
-from skills_app.models import SkillGroup
+from agents_app.selectors import service_settings
+from skills_app.models import SkillGroup, SkillGroupMember
 
 from .models import Attachment, ChatSession, Message, Offer, Rating, Sender, SessionState
 
@@ -154,8 +155,6 @@ def rating_open(session: ChatSession, cfg) -> bool:
 
 def rating_offer(session: ChatSession) -> dict:
     """For an ended chat's customer: whether it may be rated now, and on what scale."""
-    from agents_app.selectors import service_settings
-
     cfg = service_settings()
     requested = rating_open(session, cfg) and _rating_of(session) is None
     return {"rating_requested": requested, "rating_scale": cfg.rating_scale}
@@ -368,10 +367,6 @@ def _clock(value: datetime, day: bool = False) -> str:
 
 def queue_stats(agent: Agent) -> list[dict]:
     """For each group the agent serves: how many wait there and since when (the oldest)."""
-    from django.db.models import Count, Min
-
-    from skills_app.models import SkillGroupMember
-
     memberships = SkillGroupMember.objects.filter(agent=agent).select_related("group")
     waiting = (
         ChatSession.objects.filter(
