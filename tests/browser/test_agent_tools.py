@@ -12,6 +12,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 LINES = 20
 
 
+def serving_maria(browser, base_url: str, desk, first: str):
+    """Alice's workspace with Maria's new chat open in it (auto mode), and Maria's page."""
+    desk.service_mode = "auto"
+    desk.save()
+    agent = open_workspace(browser, base_url, new_agent("Alice"))
+    customer = start_chat(browser, base_url, "Maria", first)
+    agent.locator("#sessions li").click()
+    return agent, customer
+
+
 def type_fast(page, lines: list[str]) -> None:
     """Each line typed and sent with Enter, as fast as the browser takes keys."""
     box = page.locator("#body")
@@ -155,12 +165,7 @@ def test_slash_opens_canned_responses_and_enter_inserts_one_filled_in(
 def test_typing_shows_on_both_sides_and_a_read_reply_says_seen(
     browser, live_server_url, desk, shot
 ):
-    desk.service_mode = "auto"
-    desk.save()
-    alice = new_agent("Alice")
-    agent = open_workspace(browser, live_server_url, alice)
-    customer = start_chat(browser, live_server_url, "Maria", "Hello")
-    agent.locator("#sessions li").click()
+    agent, customer = serving_maria(browser, live_server_url, desk, "Hello")
 
     # When the customer types (without sending), the agent sees it
     customer.locator("#body").press_sequentially("I have a question about")
@@ -187,12 +192,7 @@ def test_customer_sends_an_image_the_agent_sees_the_thumbnail_and_sends_a_pdf_ba
 ):
     from tests.api.test_attachments_api import PDF, png_bytes
 
-    desk.service_mode = "auto"
-    desk.save()
-    alice = new_agent("Alice")
-    agent = open_workspace(browser, live_server_url, alice)
-    customer = start_chat(browser, live_server_url, "Maria", "See the photo")
-    agent.locator("#sessions li").click()
+    agent, customer = serving_maria(browser, live_server_url, desk, "See the photo")
 
     # When the customer picks an image with the attach button
     photo = tmp_path / "broken-parcel.png"
@@ -236,12 +236,7 @@ DROP_JS = """
 
 
 def test_a_file_dropped_on_the_chat_is_sent_with_its_progress_shown(browser, live_server_url, desk):
-    desk.service_mode = "auto"
-    desk.save()
-    alice = new_agent("Alice")
-    agent = open_workspace(browser, live_server_url, alice)
-    customer = start_chat(browser, live_server_url, "Maria", "Here is my log")
-    agent.locator("#sessions li").click()
+    agent, customer = serving_maria(browser, live_server_url, desk, "Here is my log")
     # Progress events are recorded as the upload goes
     customer.evaluate(
         """() => {
@@ -259,12 +254,7 @@ def test_a_file_dropped_on_the_chat_is_sent_with_its_progress_shown(browser, liv
 
 
 def test_the_customer_rates_four_stars_and_the_agent_sees_it(browser, live_server_url, desk, shot):
-    desk.service_mode = "auto"
-    desk.save()
-    alice = new_agent("Alice")
-    agent = open_workspace(browser, live_server_url, alice)
-    customer = start_chat(browser, live_server_url, "Maria", "Thanks for the help")
-    agent.locator("#sessions li").click()
+    agent, customer = serving_maria(browser, live_server_url, desk, "Thanks for the help")
     agent.click("#end-chat")
     agent.click("#end-chat")
     # The customer is asked, picks the fourth star and writes a word

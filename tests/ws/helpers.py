@@ -116,3 +116,13 @@ class Client:
 
     async def close(self) -> None:
         await self.comm.disconnect()
+
+
+def chat_of(agent, message: str = "My invoice is wrong") -> tuple[str, str]:
+    """An active chat of `agent`'s (offered to it and accepted): its id and customer token."""
+    from sessions_app.actions.create import session_create
+    from sessions_app.actions.offers import offer_accept
+
+    session, token = session_create(customer_name="Maria", message=message)
+    offer_accept(session_id=session.pk, agent=agent)
+    return str(session.pk), token

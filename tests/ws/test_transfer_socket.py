@@ -2,19 +2,10 @@
 
 import pytest
 
-from sessions_app.actions.create import session_create
-from sessions_app.actions.offers import offer_accept
-from tests.ws.helpers import Client, run
+from tests.ws.helpers import Client, chat_of, run
 from tests.ws.test_agent_socket import agent_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def chat_of(alice):
-    """An active chat of Alice's, with its customer token."""
-    session, token = session_create(customer_name="Maria", message="My invoice is wrong")
-    offer_accept(session_id=session.pk, agent=alice)
-    return str(session.pk), token
 
 
 def test_transfer_accepted_over_the_socket_moves_the_chat_with_every_frame(

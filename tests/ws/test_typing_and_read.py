@@ -4,9 +4,7 @@ import asyncio
 
 import pytest
 
-from sessions_app.actions.create import session_create
-from sessions_app.actions.offers import offer_accept
-from tests.ws.helpers import Client, in_thread, run
+from tests.ws.helpers import Client, chat_of, in_thread, run
 from tests.ws.test_agent_socket import agent_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -14,9 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_typing_reaches_the_other_side_without_seq_and_is_throttled(service_settings, make_agent):
     alice = make_agent()
-    session, token = session_create(customer_name="Maria", message="Hi")
-    offer_accept(session_id=session.pk, agent=alice)
-    sid = str(session.pk)
+    sid, token = chat_of(alice)
 
     async def scenario():
         agent, customer = agent_client(alice), Client(f"/ws/customer/{sid}/?token={token}")
@@ -56,9 +52,7 @@ def test_read_receipts_reach_the_writer_numbered_and_only_when_something_changed
     service_settings, make_agent
 ):
     alice = make_agent()
-    session, token = session_create(customer_name="Maria", message="Hi")
-    offer_accept(session_id=session.pk, agent=alice)
-    sid = str(session.pk)
+    sid, token = chat_of(alice)
 
     async def scenario():
         agent, customer = agent_client(alice), Client(f"/ws/customer/{sid}/?token={token}")
@@ -105,9 +99,7 @@ def test_the_end_asks_the_customer_for_a_rating_and_the_agent_hears_the_score(
     from sessions_app.actions.rating import rating_submit
 
     alice = make_agent()
-    session, token = session_create(customer_name="Maria", message="Hi")
-    offer_accept(session_id=session.pk, agent=alice)
-    sid = str(session.pk)
+    sid, token = chat_of(alice)
 
     async def scenario():
         agent, customer = agent_client(alice), Client(f"/ws/customer/{sid}/?token={token}")
