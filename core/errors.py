@@ -35,6 +35,16 @@ class Forbidden(DomainError):
     code = "permission_denied"
 
 
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedType(DomainError):
+    status = 415
+    code = "unsupported_type"
+
+
 def invalid_from(exc) -> Invalid:
     """A Django ValidationError as the domain's Invalid, naming the first field at fault."""
     if hasattr(exc, "error_dict"):

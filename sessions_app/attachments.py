@@ -14,23 +14,13 @@ import unicodedata
 import filetype
 from django.conf import settings
 
-from core.errors import DomainError, Invalid
+from core.errors import Invalid, TooLarge, UnsupportedType
 
 IMAGES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 DOCUMENTS = {"application/pdf": "pdf", "text/plain": "txt"}
 ALLOWED = {**IMAGES, **DOCUMENTS}
 HEAD_BYTES = 8192  # enough for every signature above, and for the markup check
 MARKUP = re.compile(rb"<\s*(!doctype|html|head|body|script|svg|iframe|\?xml|object|embed)", re.I)
-
-
-class UnsupportedType(DomainError):
-    status = 415
-    code = "unsupported_type"
-
-
-class TooLarge(DomainError):
-    status = 413
-    code = "too_large"
 
 
 def judge(head: bytes) -> str:
