@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_workspace import new_agent, open_workspace, start_chat
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live]
 
@@ -204,9 +205,8 @@ def test_customer_sends_an_image_the_agent_sees_the_thumbnail_and_sends_a_pdf_ba
         thumb = page.locator("#log img.thumb")
         expect(thumb).to_have_count(1, timeout=10000)
         expect(thumb).to_have_attribute("alt", "broken-parcel.png")
-        page.wait_for_function(
-            "() => document.querySelector('#log img.thumb').naturalWidth > 0", timeout=10000
-        )
+        # Loaded: polled from here (the page's CSP forbids the eval a polled predicate needs)
+        wait_until(lambda t=thumb: t.evaluate("img => img.complete && img.naturalWidth") > 0)
     shot(agent, "agent-sees-thumbnail")
 
     # When the agent sends a PDF, the customer gets a download link, not an inline view

@@ -60,7 +60,7 @@ def test_four_offers_stay_compact_oldest_first_and_keep_their_order_after_a_relo
     # Serving one puts the cursor in the reply box
     bars.first.locator("button.serve").click()
     expect(page.locator("#pane-title")).to_have_text("First")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'body'")
+    expect(page.locator("#body")).to_be_focused()
     expect(page).to_have_title(re.compile(r"^\(3\) Workspace"))
 
 
@@ -152,7 +152,7 @@ def test_keyboard_only_an_agent_goes_online_serves_and_replies(browser, live_ser
     expect(serve).to_be_visible()
     serve.focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'body'")
+    expect(page.locator("#body")).to_be_focused()
     page.keyboard.type("Hi, how can I help?")
     page.keyboard.press("Enter")
     session = ChatSession.objects.get(customer_name="Keys")
