@@ -93,6 +93,12 @@ class LogoutView(APIView):
 # --- /api/service-settings/ ----------------------------------------------------------------------
 
 
+def _notice(help_text: str) -> serializers.CharField:
+    return TextField(
+        min_length=0, max_length=1000, allow_blank=True, help_text=f"{help_text} Empty: none."
+    )
+
+
 class ServiceSettingsSerializer(StrictSerializer):
     """The desk-wide settings; PATCH any subset."""
 
@@ -126,6 +132,29 @@ class ServiceSettingsSerializer(StrictSerializer):
     rating_window_seconds = serializers.IntegerField(
         min_value=60, max_value=30 * 86400, help_text="How long after the end it may be rated."
     )
+    welcome_notice = _notice("When the chat is created; `{customer}`.")
+    queue_notice = _notice("When the chat has to wait (once); `{position}`, `{customer}`.")
+    agent_joined_notice = _notice("When an agent starts serving; `{agent}`, `{customer}`.")
+    agent_ended_notice = _notice("When the agent ends the chat; `{agent}`, `{customer}`.")
+    idle_warning_notice = _notice("`idle_warning_seconds` before an idle end.")
+    offline_notice = _notice("Shown instead of the chat outside working hours.")
+    queue_timeout_notice = _notice("With the end when nobody served the chat in time.")
+    prompt_translations = serializers.JSONField(
+        help_text='Extension: prompts per language, {"zh-hans": {"welcome_notice": "..."}}; a '
+        "prompt left at its default is translated by the desk."
+    )
+    idle_warning_seconds = serializers.IntegerField(
+        min_value=0, max_value=604799, help_text="0: no warning; less than the idle timeout."
+    )
+    queue_timeout_seconds = serializers.IntegerField(
+        min_value=0, max_value=7 * 86400, help_text="0: a chat may wait for ever."
+    )
+    working_hours_enabled = serializers.BooleanField()
+    timezone = serializers.CharField(max_length=64, help_text="IANA name, e.g. Europe/Berlin.")
+    working_hours = serializers.JSONField(
+        help_text='[{"weekday": 0-6 (Monday 0), "start": "09:00", "end": "18:00"}, ...]'
+    )
+    holidays = serializers.JSONField(help_text='["2026-12-25", ...]')
 
 
 def settings_dict(cfg) -> dict:

@@ -68,9 +68,12 @@ MIDDLEWARE = [
     # docs and the pages work without a separate file server or a collectstatic step.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # `?lang=` on a page, else a signed-in agent's own language (after authentication).
+    "core.middleware.LanguageChoiceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Content-Security-Policy (django-csp) and Permissions-Policy on every response.
@@ -172,7 +175,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The desk speaks English and Simplified Chinese (locale/): a customer's language from the
+# browser or `?lang=`, an agent's from their profile (core/middleware.py).
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -301,6 +308,7 @@ REST_FRAMEWORK = {
         "session_create": os.environ.get("THROTTLE_SESSION_CREATE", "30/minute"),
         "customer_message": os.environ.get("THROTTLE_CUSTOMER_MESSAGE", "60/minute"),
         "auth_token": os.environ.get("THROTTLE_AUTH_TOKEN", "30/minute"),
+        "offline_message": os.environ.get("THROTTLE_OFFLINE_MESSAGE", "20/hour"),
     },
     # How many proxies in front of us append to X-Forwarded-For. 0: the socket's address,
     # so a client cannot pick a fresh throttle bucket by sending its own header.

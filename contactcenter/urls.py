@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from agents_app import api as agents_api
@@ -9,6 +10,7 @@ from canned_app import api as canned_api
 from core.api import json_not_found
 from core.health import HealthView
 from sessions_app import api as sessions_api
+from sessions_app import offline_api
 from skills_app import api as skills_api
 
 api_urlpatterns = [
@@ -28,6 +30,17 @@ api_urlpatterns = [
         "public/skill-groups/",
         skills_api.PublicSkillGroupsView.as_view(),
         name="public-skill-groups",
+    ),
+    path("public/status/", offline_api.PublicStatusView.as_view(), name="public-status"),
+    path(
+        "offline-messages/",
+        offline_api.OfflineMessageListView.as_view(),
+        name="offline-message-list",
+    ),
+    path(
+        "offline-messages/<str:message_id>/",
+        offline_api.OfflineMessageDetailView.as_view(),
+        name="offline-message-detail",
     ),
     path("canned-responses/", canned_api.CannedListView.as_view(), name="canned-list"),
     path(
@@ -97,6 +110,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include(api_urlpatterns)),
     path("healthz", HealthView.as_view(), name="healthz"),
+    # The pages' translated strings for their scripts, in the page's language.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("sessions_app.page_urls")),  # /workspace/ and /chat/
     path("", include("sessions_app.metrics")),  # /metrics (Prometheus)
 ]

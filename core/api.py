@@ -262,6 +262,15 @@ class SessionCreateThrottle(_RateFromSettings):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
+class OfflineMessageThrottle(_RateFromSettings):
+    """Offline messages, per client address (THROTTLE_OFFLINE_MESSAGE)."""
+
+    scope = "offline_message"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 class AuthTokenThrottle(_RateFromSettings):
     """Password guessing on the token endpoint, per client address (THROTTLE_AUTH_TOKEN)."""
 

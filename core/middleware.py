@@ -60,3 +60,38 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response
+
+
+def language_of(value: object) -> str | None:
+    """One of the desk's languages for a code a browser or a link gives ("zh-Hans", "zh-CN",
+    "en-GB"), or None."""
+    from django.utils.translation import get_supported_language_variant
+
+    if not isinstance(value, str) or not value or len(value) > 20:
+        return None
+    try:
+        return get_supported_language_variant(value.lower())
+    except LookupError:
+        return None
+
+
+class LanguageChoiceMiddleware:
+    """The page's language: `?lang=` first (a customer's link, the widget), then a signed-in
+    agent's profile, then what LocaleMiddleware took from the browser. The API is left alone:
+    its texts are the contract's."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils import translation
+
+        if not request.path.startswith(("/api/", "/static/", "/media/")):
+            chosen = language_of(request.GET.get("lang"))
+            if chosen is None and request.user.is_authenticated:
+                agent = getattr(request.user, "agent", None)
+                chosen = language_of(getattr(agent, "language", None))
+            if chosen is not None:
+                translation.activate(chosen)
+                request.LANGUAGE_CODE = chosen
+        return self.get_response(request)

@@ -28,6 +28,7 @@ from core.api import (
     throttle_or_raise,
 )
 from core.errors import DomainError, Invalid, NotFound
+from core.middleware import language_of
 from core.text import MAX_BODY, MAX_NAME
 from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
@@ -151,6 +152,14 @@ class SessionCreateRequest(StrictSerializer):
         allow_null=True,
         help_text="At most 20 keys; values strings, numbers or booleans of up to 200 characters.",
     )
+    language = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=20,
+        help_text="Extension: the customer's language for the prompts (en, zh-Hans); absent: "
+        "from Accept-Language.",
+    )
 
 
 class MessageCreateRequest(StrictSerializer):
@@ -251,7 +260,14 @@ class SessionListView(APIView):
     @extend_schema(
         operation_id="sessions_create",
         request=SessionCreateRequest,
-        responses={201: SessionCreatedSerializer, **error_responses(400, 401, 429)},
+        responses={
+            201: SessionCreatedSerializer,
+            **error_responses(400, 401, 429),
+            409: conflict_response(
+                "`outside_working_hours`: the desk is closed; `detail` is the offline notice "
+                "(leave a message at /api/offline-messages/)."
+            ),
+        },
         auth=[{"tokenAuth": []}, {}],
         tags=["sessions"],
     )
@@ -263,6 +279,8 @@ class SessionListView(APIView):
             skill_group=data.get("skill_group"),
             email=data.get("email"),
             attributes=data.get("attributes"),
+            # The customer's language: as given, else the browser's (Accept-Language).
+            language=language_of(data.get("language")) or getattr(request, "LANGUAGE_CODE", None),
         )
         return Response(dict(selectors.session_dict(session), customer_token=token), status=201)
 

@@ -89,14 +89,17 @@ def _schedule_timers(events: Iterable[Event]) -> None:
     for event in events:
         if event.kind in (EventKind.OFFER_MADE, EventKind.TRANSFER_REQUESTED):
             deadlines.append(event.offer.expires_at)
-        elif event.kind == EventKind.SESSION_CREATED and event.session.overflow_at is not None:
-            deadlines.append(event.session.overflow_at)
+        elif event.kind == EventKind.SESSION_CREATED:
+            session = event.session
+            deadlines += [d for d in (session.overflow_at, session.queue_deadline) if d]
         elif (
             event.kind == EventKind.MESSAGE_CREATED
             and event.message.sender == Sender.AGENT
             and event.session.idle_deadline is not None
         ):
             deadlines.append(event.session.idle_deadline)
+            if event.session.idle_warning_at is not None:
+                deadlines.append(event.session.idle_warning_at)
     if deadlines:
         timers.schedule(*deadlines)
 

@@ -21,13 +21,16 @@ def lock_session(
 ) -> ChatSession | None:
     """The session, locked. `wait=False`: None at once if another transaction holds it.
 
-    `idle_timeout`: also the admin's current customer idle timeout, read in the same
-    statement, as `session.current_idle_timeout` (None if the settings row is yet to be made).
+    `idle_timeout`: also the admin's current customer idle timeout and idle warning, read in
+    the same statement, as `session.current_idle_timeout` and `.current_idle_warning` (None if
+    the settings row is yet to be made).
     """
     if idle_timeout:
         current = ServiceSettings.objects.filter(pk=ServiceSettings.SINGLETON_PK)
-        column = current.values("customer_idle_timeout_seconds")[:1]
-        sessions = ChatSession.objects.annotate(current_idle_timeout=Subquery(column))
+        sessions = ChatSession.objects.annotate(
+            current_idle_timeout=Subquery(current.values("customer_idle_timeout_seconds")[:1]),
+            current_idle_warning=Subquery(current.values("idle_warning_seconds")[:1]),
+        )
     else:
         sessions = ChatSession.objects.all()
     try:

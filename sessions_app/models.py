@@ -18,6 +18,7 @@ class EndReason(models.TextChoices):
     CUSTOMER_ENDED = "customer_ended", "Customer left"
     CUSTOMER_IDLE_TIMEOUT = "customer_idle_timeout", "Customer idle timeout"
     STAFF_ENDED = "staff_ended", "Staff ended"
+    QUEUE_TIMEOUT = "queue_timeout", "Nobody answered in time"
 
 
 class ChatSession(models.Model):
@@ -64,6 +65,13 @@ class ChatSession(models.Model):
     # The idle timer: the deadline is the truth, the Celery task only its fast path.
     idle_deadline = models.DateTimeField(null=True, blank=True)
     idle_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # The idle warning, before the idle end: set with the idle deadline when the settings ask
+    # for one, cleared when posted (once per idle period) or by a customer reply.
+    idle_warning_at = models.DateTimeField(null=True, blank=True)
+    # The queue timeout: by then served, or ended (copied from the settings at creation).
+    queue_deadline = models.DateTimeField(null=True, blank=True)
+    # The customer's language (prompts are sent in it): "en", "zh-hans".
+    language = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["created_at"]
@@ -100,6 +108,16 @@ class ChatSession(models.Model):
                 condition=Q(idle_deadline__isnull=False),
                 name="session_idle_deadline",
             ),
+            models.Index(
+                fields=["idle_warning_at"],
+                condition=Q(idle_warning_at__isnull=False),
+                name="session_idle_warning",
+            ),
+            models.Index(
+                fields=["queue_deadline"],
+                condition=Q(queue_deadline__isnull=False, state__in=["queued", "offered"]),
+                name="session_queue_deadline",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -113,6 +131,10 @@ class ChatSession(models.Model):
             models.CheckConstraint(
                 condition=Q(idle_deadline__isnull=True) | Q(state="active"),
                 name="idle_timer_only_when_active",
+            ),
+            models.CheckConstraint(
+                condition=Q(idle_warning_at__isnull=True) | Q(idle_deadline__isnull=False),
+                name="idle_warning_only_with_idle_timer",
             ),
         ]
 
@@ -314,7 +336,9 @@ class EventKind(models.TextChoices):
     RATING_SUBMITTED = "rating.submitted", "The customer rated the chat"
     SESSION_OVERFLOWED = "session.overflowed", "Overflow group became eligible"
     SESSION_ASSIGNED = "session.assigned", "Session assigned (auto)"
+    SESSION_IDLE_WARNING = "session.idle_warning", "Customer warned before an idle end"
     SESSION_IDLE_TIMEOUT = "session.idle_timeout", "Customer idle timeout"
+    SESSION_QUEUE_TIMEOUT = "session.queue_timeout", "Nobody served it within the queue timeout"
     SESSION_ENDED = "session.ended", "Session ended"
     AGENT_STATUS_CHANGED = "agent.status_changed", "Agent status changed"
     # Derived only, never stored as events: a message is its own row; the line moving is not
@@ -346,3 +370,33 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.created_at:%H:%M:%S}"
+
+
+class OfflineMessage(models.Model):
+    """A message left while the desk was closed, or after nobody answered in time."""
+
+    customer_name = models.CharField(max_length=100)
+    email = models.EmailField()
+    message = models.TextField(max_length=4000)
+    language = models.CharField(max_length=16, blank=True)
+    # The chat that timed out in the queue, when the form came from one.
+    session = models.ForeignKey(
+        ChatSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    handled = models.BooleanField(default=False)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(handled=False), name="offline_unhandled"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_name} <{self.email}>"

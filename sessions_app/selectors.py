@@ -2,6 +2,7 @@
 
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -428,10 +429,13 @@ def overdue_offers(now: datetime, limit: int = 500) -> list[tuple[int, UUID]]:
 
 
 def overdue_timer_count(now: datetime) -> int:
-    """Standing offers and idle deadlines past `now`: the sweep's backlog."""
+    """Standing offers, idle deadlines and warnings, and queue timeouts past `now`: the sweep's
+    backlog."""
     offers = Offer.objects.standing().filter(expires_at__lte=now).count()
-    idle = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline__lte=now)
-    return offers + idle.count()
+    idle = Q(state=SessionState.ACTIVE, idle_deadline__lte=now)
+    warn = Q(state=SessionState.ACTIVE, idle_warning_at__lte=now)
+    sessions = ChatSession.objects.filter(idle | warn | _queue_timeout_due(now))
+    return offers + sessions.count()
 
 
 def _overflow_due(now: datetime) -> Q:
@@ -444,20 +448,56 @@ def overdue_idle_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
     return list(qs.order_by("idle_deadline").values_list("pk", flat=True)[:limit])
 
 
-def due_sessions(now: datetime, limit: int = 500) -> tuple[list[UUID], bool]:
-    """Sessions with a timer due by `now`, in one statement: the ids of active sessions past
-    their idle deadline (oldest deadline first), and whether any waiting session is past its
-    overflow moment."""
+def _queue_timeout_due(now: datetime) -> Q:
+    waiting = [SessionState.QUEUED, SessionState.OFFERED]
+    return Q(queue_deadline__lte=now, state__in=waiting)
+
+
+@dataclass
+class Due:
+    """What a tick finds due, by kind: session ids, oldest deadline first (overflow: whether
+    any)."""
+
+    idle: list
+    warn: list
+    queue_timeout: list
+    overflow: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.idle or self.warn or self.queue_timeout or self.overflow)
+
+
+def due_sessions(now: datetime, limit: int = 500) -> Due:
+    """Sessions with a timer due by `now`, in one statement: active sessions past their idle
+    deadline or their idle warning, waiting ones past their queue timeout, and whether any
+    waiting session is past its overflow moment."""
     idle = Q(state=SessionState.ACTIVE, idle_deadline__lte=now)
+    warn = Q(state=SessionState.ACTIVE, idle_warning_at__lte=now)
     rows = (
-        ChatSession.objects.filter(idle | _overflow_due(now))
+        ChatSession.objects.filter(idle | warn | _overflow_due(now) | _queue_timeout_due(now))
         .order_by("idle_deadline")
-        .values_list("pk", "state")[:limit]
+        .values_list("pk", "state", "idle_deadline", "idle_warning_at", "queue_deadline")[:limit]
     )
-    idle_ids, overflow = [], False
-    for pk, state in rows:
+    due = Due([], [], [], False)
+    for pk, state, deadline, warning, queue_deadline in rows:
         if state == SessionState.ACTIVE:
-            idle_ids.append(pk)
+            if warning is not None and warning <= now:
+                due.warn.append(pk)
+            if deadline is not None and deadline <= now:
+                due.idle.append(pk)
+        elif queue_deadline is not None and queue_deadline <= now:
+            due.queue_timeout.append(pk)
         else:
-            overflow = True
-    return idle_ids, overflow
+            due.overflow = True
+    # A session may be due for its queue timeout and its overflow at once: the timeout wins.
+    return due
+
+
+def overdue_warning_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
+    qs = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_warning_at__lte=now)
+    return list(qs.order_by("idle_warning_at").values_list("pk", flat=True)[:limit])
+
+
+def overdue_queue_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
+    qs = ChatSession.objects.filter(_queue_timeout_due(now))
+    return list(qs.order_by("queue_deadline").values_list("pk", flat=True)[:limit])

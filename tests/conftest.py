@@ -108,7 +108,27 @@ def service_settings(db):
 
     ServiceSettings.objects.filter(pk=1).delete()
     # A live worker or daphne may make the row again meanwhile (with the same defaults).
-    return ServiceSettings.objects.get_or_create(pk=1)[0]
+    cfg = ServiceSettings.objects.get_or_create(pk=1)[0]
+    # The chat's own prompts off, so a test sees only the messages it is about; the prompts'
+    # tests (tests/sessions_app/test_prompts.py) turn them on (`prompts_on`).
+    for name in QUIET_PROMPTS:
+        setattr(cfg, name, "")
+    cfg.save()
+    return cfg
+
+
+QUIET_PROMPTS = ("welcome_notice", "queue_notice", "agent_joined_notice", "agent_ended_notice")
+
+
+@pytest.fixture
+def prompts_on(service_settings):
+    """The settings with every prompt at its default (as a fresh desk has them)."""
+    from agents_app.models import PROMPTS
+
+    for name, (default, _) in PROMPTS.items():
+        setattr(service_settings, name, default)
+    service_settings.save()
+    return service_settings
 
 
 @pytest.fixture
@@ -134,7 +154,7 @@ def make_agent(db):
 
 
 @pytest.fixture
-def make_session(db):
+def make_session(service_settings):
     """Create a chat session the way a customer does: make_session(message="Hi")."""
     from sessions_app.actions.create import session_create
 

@@ -12,6 +12,7 @@ os.environ.setdefault("TIMER_SWEEP_SECONDS", "1")
 os.environ.setdefault("THROTTLE_SESSION_CREATE", "100000/minute")
 os.environ.setdefault("THROTTLE_CUSTOMER_MESSAGE", "100000/minute")
 os.environ.setdefault("THROTTLE_AUTH_TOKEN", "100000/minute")
+os.environ.setdefault("THROTTLE_OFFLINE_MESSAGE", "100000/minute")
 # Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

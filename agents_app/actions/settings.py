@@ -21,6 +21,20 @@ SETTINGS_FIELDS = (
     "rating_enabled",
     "rating_scale",
     "rating_window_seconds",
+    "welcome_notice",
+    "queue_notice",
+    "agent_joined_notice",
+    "agent_ended_notice",
+    "idle_warning_notice",
+    "offline_notice",
+    "queue_timeout_notice",
+    "prompt_translations",
+    "idle_warning_seconds",
+    "queue_timeout_seconds",
+    "working_hours_enabled",
+    "timezone",
+    "working_hours",
+    "holidays",
 )
 
 

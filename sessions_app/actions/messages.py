@@ -20,6 +20,7 @@ from ..access import check_agent_acts
 from ..events import Event
 from ..locks import lock_session
 from ..models import Attachment, ChatSession, EndReason, EventKind, Message, Sender, SessionState
+from ..prompts import post_locked
 from .end import end_locked
 
 
@@ -51,16 +52,23 @@ def message_send(
             if sender == Sender.AGENT:
                 if session.state != SessionState.ACTIVE:
                     raise Conflict("Agents write only in active sessions.", code="not_active")
-                timeout = session.current_idle_timeout
+                timeout, warning = session.current_idle_timeout, session.current_idle_warning
                 if timeout is None:  # no settings row yet: made with its defaults
-                    timeout = service_settings().customer_idle_timeout_seconds
+                    cfg = service_settings()
+                    timeout, warning = cfg.customer_idle_timeout_seconds, cfg.idle_warning_seconds
                 session.idle_timeout_seconds = timeout
                 session.idle_deadline = now + timedelta(seconds=timeout)
-                fields += ["idle_deadline", "idle_timeout_seconds"]
+                # A new idle period: its warning (if any) comes `warning` seconds before its end.
+                session.idle_warning_at = (
+                    session.idle_deadline - timedelta(seconds=warning)
+                    if 0 < (warning or 0) < timeout
+                    else None
+                )
+                fields += ["idle_deadline", "idle_timeout_seconds", "idle_warning_at"]
             elif sender == Sender.CUSTOMER:
-                if session.idle_deadline is not None:
-                    session.idle_deadline = None
-                    fields.append("idle_deadline")
+                if session.idle_deadline is not None or session.idle_warning_at is not None:
+                    session.idle_deadline = session.idle_warning_at = None  # both cancelled
+                    fields += ["idle_deadline", "idle_warning_at"]
             else:
                 raise Invalid("Unknown sender.", field="sender")
             session.last_activity_at = now
@@ -152,6 +160,37 @@ def message_created(session: ChatSession, message: Message) -> Event:
     return Event(EventKind.MESSAGE_CREATED, session, serving, message=message)
 
 
+def session_idle_warn(*, session_id: UUID | str, wait: bool = True) -> bool:
+    """Post the idle warning to an active session whose warning moment has passed: once per
+    idle period (the moment is cleared as it is posted; the next agent message sets the next
+    one), never after a customer reply (it cleared the moment) or the end. `wait=False`: leave
+    a session someone holds to them."""
+    with transaction.atomic():
+        try:
+            session = lock_session(session_id, wait=wait)
+        except NotFound:
+            return False
+        if session is None:
+            return False
+        now = timezone.now()
+        due = session.idle_warning_at
+        if session.state != SessionState.ACTIVE or due is None or now < due:
+            return False
+        session.idle_warning_at = None
+        session.save(update_fields=["idle_warning_at"])
+        late_ms = round((now - due).total_seconds() * 1000, 1)
+        cfg = service_settings()
+        events.record(
+            *post_locked(session, cfg, "idle_warning_notice", agent=_serving_name(session)),
+            Event(EventKind.SESSION_IDLE_WARNING, session, data={"late_ms": late_ms}),
+        )
+    return True
+
+
+def _serving_name(session: ChatSession) -> str:
+    return session.agent.name if session.agent_id else ""
+
+
 def session_idle_end(
     *, session_id: UUID | str, deadline: datetime | None = None, wait: bool = True
 ) -> bool:
@@ -183,12 +222,13 @@ def session_idle_end(
             return False
         if now < session.idle_deadline:
             return False
-        notice = service_settings().idle_end_notice
-        message = Message.objects.create(session=session, sender=Sender.SYSTEM, body=notice)
+        said = post_locked(
+            session, service_settings(), "idle_end_notice", agent=_serving_name(session)
+        )
+        notice = said[0].message.body if said else None
         late_ms = round((now - session.idle_deadline).total_seconds() * 1000, 1)
         events.record(
-            message_created(session, message),
-            Event(EventKind.SESSION_IDLE_TIMEOUT, session, data={"late_ms": late_ms}),
+            *said, Event(EventKind.SESSION_IDLE_TIMEOUT, session, data={"late_ms": late_ms})
         )
         end_locked(session, EndReason.CUSTOMER_IDLE_TIMEOUT, now=now, notice=notice)
     return True

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from agents_app.actions.status import agents_away_after_missed
 from agents_app.models import Agent
+from agents_app.selectors import service_settings
 from core.commit import after_commit
 from core.errors import Conflict, NotFound
 
@@ -16,6 +17,7 @@ from .. import events
 from ..events import Event
 from ..locks import lock_session, lock_standing_offer
 from ..models import ChatSession, EventKind, Offer, OfferOutcome, SessionState
+from ..prompts import post_locked
 from ..routing.requeue import lock_overdue_offers, offers_resolve_locked, requeue_locked
 from .transfer import transfer_accept_locked
 
@@ -45,7 +47,8 @@ def offer_accept(*, session_id: UUID | str, agent: Agent) -> ChatSession:
         session.last_activity_at = now
         session.save(update_fields=["state", "agent", "accepted_at", "last_activity_at"])
         events.record(
-            Event(EventKind.OFFER_ACCEPTED, session, agent.pk, {"offer_id": offer.pk}, offer=offer)
+            Event(EventKind.OFFER_ACCEPTED, session, agent.pk, {"offer_id": offer.pk}, offer=offer),
+            *post_locked(session, service_settings(), "agent_joined_notice", agent=agent.name),
         )
     return session
 

@@ -18,7 +18,7 @@ from agents_app.locks import lock_agent
 from agents_app.models import Agent, AgentStatus
 from agents_app.selectors import agent_capacity, agent_load, agents_with_load, service_settings
 from core.errors import Conflict, Invalid, NotFound
-from core.text import clean_note, fill_in
+from core.text import clean_note
 from skills_app.models import SkillGroup
 
 from .. import events
@@ -28,13 +28,12 @@ from ..locks import lock_session, lock_standing_offer
 from ..models import (
     ChatSession,
     EventKind,
-    Message,
     Offer,
     OfferKind,
     OfferOutcome,
-    Sender,
     SessionState,
 )
+from ..prompts import post_locked
 from ..routing.drain import drain_after_commit
 from ..routing.lock import RoutingSettings
 from ..routing.pool import Pool
@@ -159,11 +158,7 @@ def transfer_accept_locked(session: ChatSession, offer: Offer, agent: Agent, now
             offer=offer,
         )
     ]
-    template = service_settings().transfer_notice
-    if template.strip():
-        body = fill_in(template, agent=agent.name, customer=session.customer_name)
-        message = Message.objects.create(session=session, sender=Sender.SYSTEM, body=body[:4000])
-        recorded.append(Event(EventKind.MESSAGE_CREATED, session, agent.pk, message=message))
+    recorded += post_locked(session, service_settings(), "transfer_notice", agent=agent.name)
     events.record(*recorded)
     if first is not None:
         drain_after_commit(agent_ids=[first])

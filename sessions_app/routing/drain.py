@@ -26,6 +26,7 @@ from skills_app.selectors import groups_to_wake
 from .. import events, selectors
 from ..events import Event
 from ..models import MISSED_OUTCOMES, ChatSession, EventKind, Message, Offer, Sender, SessionState
+from ..prompts import prompt_text, system_message
 from . import strategy
 from .lock import (
     LockedGroup,
@@ -57,6 +58,7 @@ class Newcomer:
     session: ChatSession
     message: Message | None
     recorded: list[Event]
+    welcome: Message | None = None  # the welcome notice, after the customer's first message
 
     def __post_init__(self) -> None:
         self.session.missed = set()
@@ -66,8 +68,10 @@ class Newcomer:
 def write_newcomer(newcomer: Newcomer) -> None:
     """Insert the new session (in the state routing left it) and its first message."""
     sql.insert([newcomer.session])
-    if newcomer.message is not None:
-        sql.insert([newcomer.message], returning=False)  # its id is not needed
+    messages = [m for m in (newcomer.message, newcomer.welcome) if m is not None]
+    if messages:
+        # Nobody listens yet (the customer's socket opens after this): no push, no ids.
+        sql.insert(messages, returning=False)
 
 
 def route_locked(
@@ -117,7 +121,33 @@ def route_locked(
                 new = newcomer.session if newcomer else None
                 _write_routed(routed, now, manual, cfg, recorded, inserted=new, offer_ids=offer_ids)
             events.record(*recorded)
+        if routed and not manual and cfg.agent_joined_notice.strip():
+            _agents_joined(routed, cfg)
     return [session for session, _ in routed]
+
+
+def _agents_joined(routed: list, cfg) -> None:
+    """The agent-joined notice to each session assigned in this pass (auto mode), in one
+    statement (and one to read the agents' names)."""
+    chosen = Agent.objects.select_related("user").filter(pk__in={a.pk for _, a in routed})
+    names = {a.pk: a.name for a in chosen}
+    notices = []
+    for session, agent in routed:
+        body = prompt_text(
+            cfg,
+            "agent_joined_notice",
+            session.language,
+            agent=names.get(agent.pk, ""),
+            customer=session.customer_name,
+        )
+        notices.append(system_message(session, body))
+    sql.insert(notices)
+    events.record(
+        *(
+            Event(EventKind.MESSAGE_CREATED, m.session, m.session.agent_id, message=m)
+            for m in notices
+        )
+    )
 
 
 def _write_routed(

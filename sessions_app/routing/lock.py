@@ -14,7 +14,8 @@ spare look now and then, never a missed one; and no sequence is ever made or dro
 time. Must run inside `transaction.atomic()` where it locks.
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from django.db import connection
 
@@ -63,10 +64,37 @@ class RoutingSettings:
     service_mode: str
     accept_timeout_seconds: int
     default_max_sessions: int
+    # What a new chat and a routing pass need besides: the queue timeout and the prompts they
+    # may send (sessions_app/prompts.py reads these as it reads the settings).
+    queue_timeout_seconds: int = 0
+    welcome_notice: str = ""
+    queue_notice: str = ""
+    agent_joined_notice: str = ""
+    working_hours_enabled: bool = False
+    prompt_translations: dict = field(default_factory=dict)
+
+    COLUMNS = (
+        "service_mode",
+        "accept_timeout_seconds",
+        "default_max_sessions",
+        "queue_timeout_seconds",
+        "welcome_notice",
+        "queue_notice",
+        "agent_joined_notice",
+        "working_hours_enabled",
+        "prompt_translations",
+    )
 
     @classmethod
     def of(cls, cfg: ServiceSettings) -> "RoutingSettings":
-        return cls(cfg.service_mode, cfg.accept_timeout_seconds, cfg.default_max_sessions)
+        return cls(*(getattr(cfg, name) for name in cls.COLUMNS))
+
+    @classmethod
+    def from_row(cls, row) -> "RoutingSettings":
+        *plain, translations = row
+        if isinstance(translations, (str, bytes)):  # as the driver hands JSON over
+            translations = json.loads(translations)
+        return cls(*plain, prompt_translations=translations or {})
 
 
 @dataclass
@@ -94,7 +122,7 @@ def _lock_sql(where: str, skip_locked: bool) -> str:
         SELECT g.id, g.name, g.overflow_group_id, g.overflow_after_seconds,
             {_generation_sql("g.id")},
             EXISTS (SELECT 1 FROM {group} l WHERE l.id = g.id{attempt}),
-            c.service_mode, c.accept_timeout_seconds, c.default_max_sessions
+            {", ".join("c." + name for name in RoutingSettings.COLUMNS)}
         FROM {group} g LEFT JOIN {settings} c ON c.id = {ServiceSettings.SINGLETON_PK}
         WHERE {where}
     """
@@ -109,7 +137,7 @@ def _open(where: str, params: list, skip_locked: bool) -> LockedGroup | None:
 
         cfg = RoutingSettings.of(service_settings())
     else:
-        cfg = RoutingSettings(*row[6:])
+        cfg = RoutingSettings.from_row(row[6:])
     return LockedGroup(*row[:4], generation=row[4], locked=bool(row[5]), cfg=cfg)
 
 

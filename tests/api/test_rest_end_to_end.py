@@ -51,6 +51,9 @@ def test_rest_only_conversation_from_agents_to_idle_end(
         accept_timeout_seconds=2,
         customer_idle_timeout_seconds=2,
         idle_end_notice=NOTICE,
+        welcome_notice="Hello {customer}, welcome.",
+        agent_joined_notice="{agent} is here.",
+        queue_notice="",
     )
     assert settings["accept_timeout_seconds"] == 2
     for agent in agents.values():
@@ -86,7 +89,14 @@ def test_rest_only_conversation_from_agents_to_idle_end(
     assert customer.call("POST", url, 201, body="Any news?")["sender"] == "customer"
     assert agents[second_id].call("POST", url, 201, body="It ships today.")["sender"] == "agent"
     seen_by_agent = [m["body"] for m in agents[second_id].call("GET", url)]
-    assert seen_by_agent == ["My parcel is late", "Any news?", "It ships today."]
+    second_name = staff.call("GET", f"/api/agents/{second_id}/")["display_name"]
+    assert seen_by_agent == [
+        "My parcel is late",
+        "Hello Rita, welcome.",
+        f"{second_name} is here.",
+        "Any news?",
+        "It ships today.",
+    ]
 
     # When the customer stays silent past the idle timeout
     def ended():
@@ -98,7 +108,8 @@ def test_rest_only_conversation_from_agents_to_idle_end(
     # Then the system ended it for idleness and the customer's messages end with the reminder
     assert finished["end_reason"] == "customer_idle_timeout"
     messages = customer.call("GET", url)
-    assert [m["sender"] for m in messages] == ["customer", "customer", "agent", "system"]
+    senders = [m["sender"] for m in messages]
+    assert senders == ["customer", "system", "system", "customer", "agent", "system"]
     assert messages[-1]["body"] == NOTICE
     refused = customer.http.post(url, json={"body": "Hello?"})
     assert refused.status_code == 409 and refused.json()["code"] == "session_ended"

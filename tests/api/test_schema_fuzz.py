@@ -86,7 +86,11 @@ def test_fuzzed_requests_get_no_server_error_and_match_the_schema(
         sender="customer",
         upload=SimpleUploadedFile("notes.txt", b"plain text"),
     )
+    from sessions_app.actions.offline import offline_message_create
+
+    left = offline_message_create(customer_name="Fuzz", email="fuzz@example.com", message="Hi")
     real_ids = {
+        "message_id": str(left.pk),
         "session_id": str(session.pk),
         "agent_id": str(agent.pk),
         "group_id": str(group.pk),

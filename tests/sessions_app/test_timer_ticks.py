@@ -161,5 +161,11 @@ def test_a_tick_that_finds_nothing_due_costs_two_statements(auto, make_agent, ma
     message_send(session_id=session.pk, sender="agent", body="Hi", agent=agent)
     with CaptureQueriesContext(connection) as queries:
         found = timers_resolve_due()
-    assert found == {"offers_expired": 0, "idle_ended": 0, "overflowed": 0}
+    assert found == {
+        "offers_expired": 0,
+        "idle_ended": 0,
+        "idle_warned": 0,
+        "queue_timed_out": 0,
+        "overflowed": 0,
+    }
     assert len(queries) == 2
