@@ -1,5 +1,6 @@
 """REST views for API tokens, the service settings and agents; every change calls a service."""
 
+from django.conf import settings
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import extend_schema
@@ -195,6 +196,9 @@ class AgentGroupSerializer(serializers.Serializer):
     priority = serializers.IntegerField(min_value=1, max_value=5)
 
 
+LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
+
+
 class AgentSerializer(serializers.Serializer):
     """The Agent representation (responses only)."""
 
@@ -210,6 +214,9 @@ class AgentSerializer(serializers.Serializer):
         allow_null=True, help_text="Why away or offline (e.g. `lunch`, `missed_offers`)."
     )
     skill_groups = AgentGroupSerializer(many=True)
+    language = serializers.CharField(
+        help_text="Extension: the workspace's language; empty: the browser's."
+    )
 
 
 class AgentCreateRequest(StrictSerializer):
@@ -247,6 +254,11 @@ class AgentUpdateRequest(StrictSerializer):
     status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
     status_reason = _status_reason()
     password = TextField(max_length=128, trim_whitespace=False, write_only=True, required=False)
+    language = serializers.ChoiceField(
+        choices=["", *LANGUAGE_CODES],
+        required=False,
+        help_text="Extension: the workspace's language (en, zh-hans; empty: the browser's).",
+    )
 
 
 class AgentMeUpdateRequest(StrictSerializer):
@@ -255,13 +267,18 @@ class AgentMeUpdateRequest(StrictSerializer):
     status = serializers.ChoiceField(choices=AgentStatus.values, required=False)
     status_reason = _status_reason()
     display_name = TextField(max_length=100, required=False, allow_blank=True)
+    language = serializers.ChoiceField(
+        choices=["", *LANGUAGE_CODES],
+        required=False,
+        help_text="Extension: the workspace's language (en, zh-hans; empty: the browser's).",
+    )
 
 
 def _agent_change(agent: Agent, data: dict) -> dict:
     """Apply name/capacity, then status, each through its service; the fresh representation."""
     if "password" in data:
         agent_set_password(agent_id=agent.pk, password=data["password"])
-    profile = {k: data[k] for k in ("display_name", "max_sessions") if k in data}
+    profile = {k: data[k] for k in ("display_name", "max_sessions", "language") if k in data}
     if profile:
         agent_update(agent_id=agent.pk, **profile)
     if "status" in data or "status_reason" in data:

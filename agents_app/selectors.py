@@ -74,6 +74,7 @@ def agent_dict(agent: Agent) -> dict:
             {"id": str(m.group_id), "name": m.group.name, "priority": m.priority}
             for m in memberships
         ],
+        "language": agent.language,
     }
 
 

@@ -362,6 +362,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Pages elsewhere that may open the desk's sockets (whole origins: scheme://host[:port]); the
 # desk's own origin always may (core/origin.py).
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", "")
+# Sites that may embed the chat with the widget (static/desk-widget.js): whole origins
+# (scheme://host[:port]); they become the chat page's `frame-ancestors`. Empty: no site may.
+WIDGET_ALLOWED_ORIGINS = env_list("WIDGET_ALLOWED_ORIGINS", "")
 # Hours an API token lasts from its issue (0: until logout or a password change).
 API_TOKEN_TTL_HOURS = float(os.environ.get("API_TOKEN_TTL_HOURS", "0") or 0)
 # The pages load scripts, styles, images and sockets from the desk itself only, and have no

@@ -9,8 +9,18 @@ from core.errors import DomainError
 from skills_app.models import SkillGroup
 
 from .actions.end import session_end
+from .actions.offline import offline_message_set_handled
 from .actions.transfer import MAX_NOTE, session_transfer
-from .models import ChatSession, EndReason, Message, Offer, Rating, SessionEvent, SessionState
+from .models import (
+    ChatSession,
+    EndReason,
+    Message,
+    Offer,
+    OfflineMessage,
+    Rating,
+    SessionEvent,
+    SessionState,
+)
 
 
 class TransferForm(forms.Form):
@@ -97,6 +107,11 @@ class ChatSessionAdmin(admin.ModelAdmin):
         "last_activity_at",
         "idle_deadline",
         "idle_timeout_seconds",
+        "idle_warning_at",
+        "queue_deadline",
+        "language",
+        "email",
+        "attributes",
     ]
 
     @admin.display(description="rating", ordering="rating__score")
@@ -185,3 +200,51 @@ class MessageAdmin(ReadOnlyAdmin):
     list_filter = ["sender"]
     search_fields = ["body", "session__id"]
     list_select_related = ["session"]
+
+
+@admin.register(OfflineMessage)
+class OfflineMessageAdmin(admin.ModelAdmin):
+    """Messages left while the desk was closed (or after nobody answered in time): read them,
+    write back by email, mark them handled."""
+
+    list_display = ["created_at", "customer_name", "email", "short_message", "language", "handled"]
+    list_filter = ["handled", "language", "created_at"]
+    search_fields = ["customer_name", "email", "message"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "customer_name",
+        "email",
+        "message",
+        "language",
+        "session",
+        "handled",
+        "handled_at",
+        "handled_by",
+    ]
+    readonly_fields = [f for f in fields if f != "handled"]
+    actions = ["mark_handled", "mark_open"]
+
+    @admin.display(description="message")
+    def short_message(self, obj) -> str:
+        return obj.message if len(obj.message) <= 80 else obj.message[:79] + "…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if "handled" in form.changed_data:
+            offline_message_set_handled(message_id=obj.pk, handled=obj.handled, user=request.user)
+
+    def _mark(self, request, queryset, handled: bool) -> None:
+        for found in queryset:
+            offline_message_set_handled(message_id=found.pk, handled=handled, user=request.user)
+        self.message_user(request, f"{queryset.count()} message(s) marked.")
+
+    @admin.action(description="Mark selected messages handled")
+    def mark_handled(self, request, queryset):
+        self._mark(request, queryset, True)
+
+    @admin.action(description="Mark selected messages not handled")
+    def mark_open(self, request, queryset):
+        self._mark(request, queryset, False)

@@ -1,5 +1,6 @@
 """Server-rendered pages: the agent workspace and the customer chat (the live part is static JS)."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,4 +26,20 @@ def workspace(request: HttpRequest) -> HttpResponse:
 
 @ensure_csrf_cookie
 def chat(request: HttpRequest) -> HttpResponse:
-    return render(request, "sessions_app/chat.html")
+    """The customer's chat page; `?embed=1`: inside the widget's frame on another site (the
+    sites of WIDGET_ALLOWED_ORIGINS may frame it, no other)."""
+    embed = request.GET.get("embed") == "1"
+    context = {
+        "embed": embed,
+        # Prefilled by the widget (data-customer-name, data-email, data-skill-group).
+        "prefill": {
+            key: request.GET.get(key, "")[:254] for key in ("customer_name", "email", "skill_group")
+        },
+    }
+    response = render(request, "sessions_app/chat.html", context)
+    if embed:
+        ancestors = ["'self'", *settings.WIDGET_ALLOWED_ORIGINS]
+        response._csp_replace = {"frame-ancestors": ancestors}  # django-csp, for this response
+        response.xframe_options_exempt = True  # frame-ancestors says who may, X-Frame-Options
+        # cannot name several sites
+    return response

@@ -159,6 +159,11 @@ def celery_beat(tmpdir: Path) -> Proc:
     return Proc("beat", argv, child_env())
 
 
+# The widget's demo shop (scripts/widget_demo.py) in browser tests: a site of its own origin,
+# which the session's daphne lets frame the chat (tests/browser/conftest.py starts it).
+WIDGET_DEMO_PORT = free_port()
+
+
 def daphne(port: int) -> Proc:
     argv = [
         sys.executable,
@@ -170,7 +175,8 @@ def daphne(port: int) -> Proc:
         str(port),
         "contactcenter.asgi:application",
     ]
-    return Proc("daphne", argv, child_env())
+    origins = f"http://127.0.0.1:{WIDGET_DEMO_PORT}"
+    return Proc("daphne", argv, child_env(WIDGET_ALLOWED_ORIGINS=origins))
 
 
 def wait_port(port: int, proc: Proc, timeout: float = 30) -> None:

@@ -88,9 +88,14 @@ def agent_profile_create(*, user, display_name: str = "", max_sessions: int | No
 
 
 def agent_update(
-    *, agent_id: int, display_name: str | None = None, max_sessions: int | None | object = ...
+    *,
+    agent_id: int,
+    display_name: str | None = None,
+    max_sessions: int | None | object = ...,
+    language: str | None = None,
 ) -> Agent:
-    """Change an agent's name or capacity; a raised capacity drains its groups' queues."""
+    """Change an agent's name, capacity or language; a raised capacity drains its groups'
+    queues."""
     with transaction.atomic():
         # The agent's lock: no router counts its room while the capacity changes.
         agent = lock_agent(agent_id)
@@ -101,6 +106,9 @@ def agent_update(
         if max_sessions is not ...:
             agent.max_sessions = max_sessions
             fields.append("max_sessions")
+        if language is not None:
+            agent.language = language
+            fields.append("language")
         try:
             agent.full_clean(exclude=["user"])
         except ValidationError as exc:

@@ -1,22 +1,58 @@
 // The customer chat page: start a chat, then talk. The session id and its secret token stay in
-// sessionStorage, so a reload resumes the same chat; "Start a new chat" forgets them.
+// sessionStorage, so a reload resumes the same chat; "Start a new chat" forgets them. Outside
+// working hours (or after nobody answered in time) it offers a message form instead.
+// Embedded (`?embed=1`, in the widget's frame on another site), it tells the widget how many
+// messages came while its panel was closed (static/desk-widget.js).
 "use strict";
 
 (function () {
   const CC = window.CC;
-  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox, uploader } = CC;
+  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox, uploader, t } =
+    CC;
   const $ = (id) => document.getElementById(id);
   const KEY = "cc.chat";
+  const LANG = document.documentElement.lang || "en";
+  const EMBED = $("chat-root").dataset.embed === "1";
   const REASONS = {
-    agent_ended: "The agent ended this chat. Thank you for contacting us.",
-    customer_ended: "You left this chat.",
-    staff_ended: "This chat was closed by our staff.",
+    agent_ended: () => t("The agent ended this chat. Thank you for contacting us."),
+    customer_ended: () => t("You left this chat."),
+    staff_ended: () => t("This chat was closed by our staff."),
   };
   let socket = null;
   let session = null;
   let messages = [];
   let typingUntil = 0; // the agent shows as typing until then (ms)
   let readUpTo = null; // the last agent message this page said it read
+  let panelOpen = !EMBED; // embedded: whether the widget's panel shows this page
+  let unread = 0; // agent and system messages that came while the panel was closed
+
+  // --- the widget around an embedded page ---------------------------------------------------
+
+  function toWidget(message) {
+    if (EMBED && window.parent !== window) {
+      // Nothing secret: a count and a flag (and only sites allowed to frame us can listen).
+      window.parent.postMessage({ source: "desk-chat", ...message }, "*");
+    }
+  }
+
+  window.addEventListener("message", (ev) => {
+    const data = ev.data;
+    if (!EMBED || ev.source !== window.parent || !data || data.source !== "desk-widget") return;
+    if (data.type === "panel") {
+      panelOpen = Boolean(data.open);
+      if (panelOpen) {
+        setUnread(0);
+        markSeen();
+        if (!$("conversation").hidden) $("body").focus();
+      }
+    }
+  });
+
+  function setUnread(count) {
+    if (count === unread) return;
+    unread = count;
+    toWidget({ type: "unread", count });
+  }
 
   function saved() {
     try {
@@ -28,9 +64,10 @@
 
   // What went wrong with a field, said to the customer next to it (not the API's wording).
   const FIELD_ERRORS = {
-    customer_name: ["name", "Please tell us your name."],
-    message: ["first", "Please write what you need (up to 4000 characters)."],
-    skill_group: ["group", "Please choose what it is about."],
+    customer_name: ["name", () => t("Please tell us your name.")],
+    email: ["email", () => t("Please check your email address.")],
+    message: ["first", () => t("Please write what you need (up to 4000 characters).")],
+    skill_group: ["group", () => t("Please choose what it is about.")],
   };
 
   function fieldError(field, text) {
@@ -39,7 +76,7 @@
       const box = $(`${inputId}-error`);
       $(inputId).setAttribute("aria-invalid", String(on));
       box.hidden = !on;
-      box.textContent = on ? text || FIELD_ERRORS[key][1] : "";
+      box.textContent = on ? text || FIELD_ERRORS[key][1]() : "";
     }
     if (field && FIELD_ERRORS[field]) $(FIELD_ERRORS[field][0]).focus();
   }
@@ -51,6 +88,7 @@
     const button = $("start").querySelector("button");
     button.disabled = true;
     try {
+      const email = $("email").value.trim();
       const resp = await fetch("/api/sessions/", {
         method: "POST",
         headers: {
@@ -61,7 +99,9 @@
         body: JSON.stringify({
           customer_name: $("name").value,
           message: $("first").value,
-          ...($("group-choice").hidden ? {} : { skill_group: $("group").value }),
+          language: LANG,
+          ...(email ? { email } : {}),
+          ...(chosenGroup() ? { skill_group: chosenGroup() } : {}),
         }),
       });
       const data = await resp.json().catch(() => ({}));
@@ -69,8 +109,12 @@
         fieldError(data.field);
         return;
       }
+      if (resp.status === 409 && data.code === "outside_working_hours") {
+        showOffline(data.detail, { name: $("name").value, email, message: $("first").value });
+        return;
+      }
       if (resp.status !== 201) {
-        throw new Error(data.detail || `Could not start the chat (${resp.status}).`);
+        throw new Error(data.detail || t("Could not start the chat (%(status)s).", resp));
       }
       sessionStorage.setItem(KEY, JSON.stringify({ id: data.id, token: data.customer_token }));
       session = data;
@@ -84,9 +128,98 @@
     }
   });
 
+  // The team: the widget's `data-skill-group`, else what the customer picked (if offered).
+  function chosenGroup() {
+    if (!$("group-choice").hidden) return $("group").value;
+    return $("chat-root").dataset.prefillGroup || "";
+  }
+
+  // --- closed: a message instead of a chat ----------------------------------------------------
+
+  let offlineFor = null; // the chat that timed out in the queue, if the form is for one
+
+  function showOffline(notice, { name = "", email = "", message = "", chat = null } = {}) {
+    offlineFor = chat;
+    $("offline-notice").textContent = notice || t("We're closed right now.");
+    if (name && !$("offline-name").value) $("offline-name").value = name;
+    if (email && !$("offline-email").value) $("offline-email").value = email;
+    if (message && !$("offline-message").value) $("offline-message").value = message;
+    $("offline").hidden = false;
+    $("offline-form").hidden = false;
+    $("offline-thanks").hidden = true;
+    $("start").hidden = true;
+    $("conversation").hidden = Boolean(!chat);
+    (chat ? $("offline-message") : $("offline-name")).focus();
+  }
+
+  $("offline-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const fail = (text) => {
+      $("offline-error").textContent = text;
+      $("offline-error").hidden = false;
+    };
+    $("offline-error").hidden = true;
+    $("offline-send").disabled = true;
+    try {
+      const headers = { "Content-Type": "application/json", Accept: "application/json" };
+      const body = {
+        customer_name: $("offline-name").value,
+        email: $("offline-email").value,
+        message: $("offline-message").value,
+      };
+      if (offlineFor) {
+        headers["X-Customer-Token"] = offlineFor.token;
+        body.session_id = offlineFor.id;
+      }
+      const resp = await fetch(`/api/offline-messages/?lang=${encodeURIComponent(LANG)}`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(body),
+      });
+      const data = await resp.json().catch(() => ({}));
+      if (resp.status !== 201) {
+        const what = { customer_name: t("Please tell us your name."),
+          email: t("Please check your email address."),
+          message: t("Please write your message (up to 4000 characters).") };
+        return fail(what[data.field] || data.detail || t("Your message was not sent; try again."));
+      }
+      $("offline-form").hidden = true;
+      $("offline-thanks").hidden = false;
+      $("offline-thanks").focus();
+    } catch (err) {
+      fail(t("Your message was not sent; try again."));
+    } finally {
+      $("offline-send").disabled = false;
+    }
+  });
+
+  $("leave-message").addEventListener("click", () => {
+    const chat = saved();
+    showOffline(session && session.notice, {
+      name: session && session.customer_name,
+      email: session && session.email,
+      chat,
+    });
+  });
+
+  // --- the conversation ----------------------------------------------------------------------
+
+  function connection(state) {
+    const labels = {
+      connecting: t("Connecting…"),
+      up: t("Connected"),
+      down: t("Reconnecting…"),
+    };
+    $("conn").dataset.state = state;
+    $("conn").textContent = labels[state] || "";
+  }
+
   function open(id, token) {
     $("start").hidden = true;
+    $("offline").hidden = true;
     $("conversation").hidden = false;
+    toWidget({ type: "chat", active: true });
+    connection("connecting");
     render();
     socket = new LiveSocket(wsUrl(`/ws/customer/${id}/?token=${encodeURIComponent(token)}`), {
       onHello: (hello) => {
@@ -98,8 +231,8 @@
         render();
       },
       onEvent: handle,
-      onDown: () => ($("conn-banner").hidden = false),
-      onUp: () => ($("conn-banner").hidden = true),
+      onDown: () => connection("down"),
+      onUp: () => connection("up"),
       onRefused: () => {
         // The chat is not ours (or no longer exists): start over.
         sessionStorage.removeItem(KEY);
@@ -117,7 +250,9 @@
       if (frame.reader === "agent") markRead(messages, "customer", frame.message_id, frame.ts);
     } else if (frame.type === "message.created") {
       if (frame.message.sender === "agent") typingUntil = 0;
+      const fresh = !messages.some((x) => x.id === frame.message.id);
       addMessage(frame.message);
+      if (fresh && !panelOpen && frame.message.sender !== "customer") setUnread(unread + 1);
     } else if (frame.type === "session.updated") {
       session = { ...session, ...frame.session };
     } else if (frame.type === "session.ended") {
@@ -131,7 +266,7 @@
 
   // Read receipts: what is on screen in a visible tab is read up to the last agent message.
   function markSeen() {
-    if (!socket || document.hidden) return;
+    if (!socket || document.hidden || !panelOpen) return;
     const last = [...messages].reverse().find((m) => m.sender === "agent");
     if (!last || last.read_at || readUpTo === last.id) return;
     readUpTo = last.id;
@@ -143,35 +278,62 @@
     if (!messages.some((x) => x.id === m.id)) messages.push(m);
   }
 
+  function agentName() {
+    return (session && session.agent && session.agent.display_name) || "";
+  }
+
   function statusText() {
     if (!session) return "";
     switch (session.state) {
       case "queued":
         return session.queue_position
-          ? `Waiting in queue — position ${session.queue_position}`
-          : "Waiting in queue";
+          ? t("Waiting in queue — position %(position)s", { position: session.queue_position })
+          : t("Waiting in queue");
       case "offered":
-        return "Connecting you to an agent…";
+        return t("Connecting you to an agent…");
       case "active":
-        return `${(session.agent && session.agent.display_name) || "An agent"} joined`;
+        return t("%(agent)s joined", { agent: agentName() || t("An agent") });
       case "ended":
-        return "Chat ended";
+        return t("Chat ended");
       default:
         return "";
     }
   }
 
+  // While nobody serves the chat: how long the customer has waited, to the second (by the
+  // server's clock, as the socket measured it).
+  function waitedText() {
+    if (!session || !["queued", "offered"].includes(session.state)) return "";
+    const since = Date.parse(session.created_at);
+    if (Number.isNaN(since)) return "";
+    const offset = socket ? socket.clockOffset : 0;
+    const seconds = Math.max(0, Math.floor((Date.now() + offset - since) / 1000));
+    const clock = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    return t("waiting %(time)s", { time: clock });
+  }
+
+  function renderWaited() {
+    const text = waitedText();
+    $("waited").hidden = !text;
+    $("waited").textContent = text;
+  }
+  setInterval(renderWaited, 1000);
+
   function render() {
     $("status").textContent = statusText();
     $("status").dataset.state = session ? session.state : "";
-    // An idle end's reminder is said once, in the end box: not also as the last bubble.
-    const notice = session && session.end_reason === "customer_idle_timeout" ? session.notice : null;
-    const shown = notice ? messages.filter((m) => !(m.sender === "system" && m.body === notice)) : messages;
-    renderMessages($("log"), shown, "customer", withToken);
+    renderWaited();
+    // An end's notice is said once, in the end box: not also as the last bubble.
+    const notice = session && session.state === "ended" ? session.notice : null;
+    const shown = notice
+      ? messages.filter((m) => !(m.sender === "system" && m.body === notice))
+      : messages;
+    const names = { agent: agentName(), customer: null, avatars: true };
+    renderMessages($("log"), shown, "customer", withToken, names);
     const typing = session && session.state === "active" && typingUntil > Date.now();
     $("typing").hidden = !typing;
     if (typing) {
-      $("typing").textContent = `${(session.agent && session.agent.display_name) || "The agent"} is typing…`;
+      $("typing").textContent = t("%(agent)s is typing…", { agent: agentName() || t("The agent") });
     }
     markSeen();
     const ended = session && session.state === "ended";
@@ -180,11 +342,11 @@
     $("leave").hidden = ended;
     if (ended) {
       const reason = session.end_reason;
-      $("end-reason").textContent =
-        reason === "customer_idle_timeout"
-          ? session.notice || "This chat was closed because we did not hear back from you."
-          : REASONS[reason] || "This chat has ended.";
+      const fallback = REASONS[reason] ? REASONS[reason]() : t("This chat has ended.");
+      const byTimer = ["customer_idle_timeout", "queue_timeout"].includes(reason);
+      $("end-reason").textContent = (byTimer && session.notice) || fallback;
       $("end-box").dataset.reason = reason || "";
+      $("leave-message").hidden = reason !== "queue_timeout";
     }
     renderRating(ended);
   }
@@ -206,8 +368,9 @@
     $("stars").replaceChildren(
       ...order.map((i) => {
         const input = el("input", { type: "radio", name: "score", value: String(i + 1), id: `score-${i + 1}` });
-        const label = el("label", { htmlFor: `score-${i + 1}`, title: `${i + 1} of ${scale}` }, scale === 5 ? "★" : String(i + 1));
-        label.setAttribute("aria-label", `${i + 1} of ${scale}`);
+        const said = t("%(score)s of %(scale)s", { score: i + 1, scale });
+        const label = el("label", { htmlFor: `score-${i + 1}`, title: said }, scale === 5 ? "★" : String(i + 1));
+        label.setAttribute("aria-label", said);
         return el("span", { class: "star" }, input, label);
       }),
     );
@@ -220,7 +383,7 @@
       $("rating-error").textContent = text;
       $("rating-error").hidden = false;
     };
-    if (!picked) return fail("Pick a score first.");
+    if (!picked) return fail(t("Pick a score first."));
     const chat = saved();
     $("rating-send").disabled = true;
     try {
@@ -230,7 +393,7 @@
         body: JSON.stringify({ score: Number(picked.value), comment: $("rating-comment").value }),
       });
       const data = await resp.json().catch(() => ({}));
-      if (resp.status !== 201) return fail(data.detail || "Your rating was not saved.");
+      if (resp.status !== 201) return fail(data.detail || t("Your rating was not saved."));
       session.rating = data;
       $("rating-error").hidden = true;
       render();
@@ -277,7 +440,7 @@
         addMessage(ack.message);
         render();
       }),
-    (err) => alert(err.detail || "Your message was not sent; try again."),
+    (err) => alert(err.detail || t("Your message was not sent; try again.")),
   );
 
   $("leave").addEventListener("click", () => {
@@ -289,9 +452,15 @@
     socket = null;
     session = null;
     messages = [];
+    setUnread(0);
+    toWidget({ type: "chat", active: false });
     $("conversation").hidden = true;
+    $("offline").hidden = true;
     $("start").hidden = false;
     $("first").value = "";
+    $("conn").dataset.state = "idle";
+    $("conn").textContent = "";
+    checkOpen();
   }
 
   $("new-chat").addEventListener("click", () => {
@@ -299,23 +468,41 @@
     reset();
   });
 
-  // The customer picks a team when there are two or more to pick from (the default first).
-  fetch("/api/public/skill-groups/", { headers: { Accept: "application/json" } })
-    .then((resp) => (resp.ok ? resp.json() : []))
-    .then((groups) => {
-      if (!Array.isArray(groups) || groups.length < 2) return;
-      $("group").replaceChildren(
-        ...groups.map((g) => {
-          const option = document.createElement("option");
-          option.value = g.id;
-          option.textContent = g.name;
-          return option;
-        }),
-      );
-      $("group-choice").hidden = false;
+  // Closed (working hours): the message form instead of the chat.
+  function checkOpen() {
+    fetch(`/api/public/status/?lang=${encodeURIComponent(LANG)}`, {
+      headers: { Accept: "application/json" },
     })
-    .catch(() => {});
+      .then((resp) => (resp.ok ? resp.json() : null))
+      .then((status) => {
+        if (status && status.open === false && !socket) showOffline(status.offline_notice);
+      })
+      .catch(() => {});
+  }
+
+  // The customer picks a team when there are two or more to pick from (the default first),
+  // unless the site embedding the chat chose one.
+  function loadGroups() {
+    fetch("/api/public/skill-groups/", { headers: { Accept: "application/json" } })
+      .then((resp) => (resp.ok ? resp.json() : []))
+      .then((groups) => {
+        if (!Array.isArray(groups) || groups.length < 2) return;
+        $("group").replaceChildren(
+          ...groups.map((g) => {
+            const option = document.createElement("option");
+            option.value = g.id;
+            option.textContent = g.name;
+            return option;
+          }),
+        );
+        $("group-choice").hidden = false;
+      })
+      .catch(() => {});
+  }
+  if (!$("chat-root").dataset.prefillGroup) loadGroups();
 
   const resume = saved();
   if (resume && resume.id && resume.token) open(resume.id, resume.token);
+  else checkOpen();
+  toWidget({ type: "ready" });
 })();

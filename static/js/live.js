@@ -5,6 +5,14 @@
 
 (function () {
   const HEARTBEAT_MS = 10000;
+  // The page's strings in its language: Django's catalogue (/jsi18n/) defines gettext; a page
+  // without it shows the English. `%(name)s` in a string is filled in from `values`.
+  const gettext = window.gettext || ((text) => text);
+  function t(text, values) {
+    const said = gettext(text);
+    return values ? said.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? "")) : said;
+  }
+  const LANG = document.documentElement.lang || undefined;
   const REFUSED = new Set([4401, 4403]);
 
   class LiveSocket {
@@ -150,7 +158,7 @@
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
       if (key === "class") node.className = value;
-      else if (key.startsWith("data-")) node.setAttribute(key, value);
+      else if (key.startsWith("data-") || key.startsWith("aria-")) node.setAttribute(key, value);
       else node[key] = value;
     }
     for (const child of children) {
@@ -161,7 +169,8 @@
 
   function timeOf(iso) {
     const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (Number.isNaN(d.getTime())) return "";
+    return d.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
   }
 
   function sizeText(bytes) {
@@ -192,15 +201,17 @@
   function dayLabel(d) {
     const today = new Date();
     const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
-    if (d.toDateString() === today.toDateString()) return "Today";
-    if (d.toDateString() === yesterday.toDateString()) return "Yesterday";
-    return d.toLocaleDateString([], { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+    if (d.toDateString() === today.toDateString()) return t("Today");
+    if (d.toDateString() === yesterday.toDateString()) return t("Yesterday");
+    const how = { weekday: "long", year: "numeric", month: "long", day: "numeric" };
+    return d.toLocaleDateString(LANG, how);
   }
 
   // The conversation as a list, oldest first, grouped by day, scrolled to the newest (workspace,
   // chat page, transcripts). `mine`: the sender whose last message the other side has read is
   // marked "Seen". `names` ({customer, agent}): who wrote each line, shown above it (an agent's
-  // message names its own author).
+  // message names its own author); with `names.avatars`, an agent's line starts with the
+  // initial of its author's name.
   function renderMessages(list, messages, mine, fileUrl = (u) => u, names = null) {
     let seen = -1;
     messages.forEach((m, i) => {
@@ -218,14 +229,16 @@
       let who = null;
       if (names && m.sender === "agent") who = (m.author && m.author.display_name) || names.agent;
       else if (names && m.sender === "customer") who = names.customer;
+      const initial = names && names.avatars && m.sender === "agent" && who ? who.trim()[0] : "";
       items.push(
         el(
           "li",
-          { class: `msg ${m.sender}`, "data-sender": m.sender, "data-id": m.id },
+          { class: `msg ${m.sender}${initial ? " with-avatar" : ""}`, "data-sender": m.sender, "data-id": m.id },
+          initial ? el("span", { class: "avatar", "aria-hidden": "true" }, initial.toUpperCase()) : null,
           who ? el("span", { class: "who" }, who) : null,
           m.attachment ? attachmentNode(m.attachment, fileUrl) : el("span", { class: "body" }, m.body),
           el("time", { dateTime: m.created_at }, timeOf(m.created_at)),
-          i === seen ? el("span", { class: "seen" }, "Seen") : null,
+          i === seen ? el("span", { class: "seen" }, t("Seen")) : null,
         ),
       );
     });
@@ -345,6 +358,7 @@
     el,
     timeOf,
     renderMessages,
+    t,
     markRead,
     typingNotifier,
     sendBox,

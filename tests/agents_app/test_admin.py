@@ -1,9 +1,11 @@
 """The Django admin: the settings singleton as one page, sessions with history, staff actions."""
 
+import json
+
 import pytest
 from django.urls import reverse
 
-from agents_app.models import Agent, ServiceSettings
+from agents_app.models import PROMPTS, Agent, ServiceSettings
 from sessions_app import selectors
 from sessions_app.actions.end import session_end
 from sessions_app.actions.offers import offer_accept
@@ -27,7 +29,15 @@ def settings_form(**changes) -> dict:
         "transfer_notice": cfg.transfer_notice,
         "rating_scale": cfg.rating_scale,
         "rating_window_seconds": cfg.rating_window_seconds,
+        "queue_timeout_seconds": cfg.queue_timeout_seconds,
+        "idle_warning_seconds": cfg.idle_warning_seconds,
+        "timezone": cfg.timezone,
+        "working_hours": json.dumps(cfg.working_hours),
+        "holidays": json.dumps(cfg.holidays),
+        **{name: getattr(cfg, name) for name in PROMPTS},
     }
+    if cfg.working_hours_enabled:
+        data["working_hours_enabled"] = "on"
     if cfg.rating_enabled:
         data["rating_enabled"] = "on"  # a checkbox: absent means off
     data.update(changes)

@@ -51,6 +51,19 @@ def desk(live_server_url, celery_worker, celery_beat, service_settings):
     return service_settings
 
 
+@pytest.fixture(scope="session")
+def widget_shop(live_server_url):
+    """The widget's demo shop (scripts/widget_demo.py) embedding the live desk, on the origin
+    the live daphne lets frame the chat; a test sets `.options` (the script's data-*)."""
+    from scripts.widget_demo import serve
+    from tests.procs import WIDGET_DEMO_PORT
+
+    server = serve(WIDGET_DEMO_PORT, desk=live_server_url)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
 def shot(request):
     """shot(page, "step") saves test-output/screenshots/<test>-<n>-<step>.png."""
