@@ -69,7 +69,8 @@ button { font: inherit; cursor: pointer; }
 .panel { position: fixed; right: 20px; bottom: 92px; z-index: 2147483000; width: 370px;
   height: 560px; max-width: calc(100vw - 40px); max-height: calc(100vh - 112px);
   display: flex; flex-direction: column; background: #fff; border-radius: 12px;
-  overflow: hidden; box-shadow: 0 10px 40px rgba(0,0,0,.28); animation: dw-in .18s ease-out; }
+  overflow: hidden; box-shadow: 0 10px 40px rgba(0,0,0,.28); visibility: hidden; }
+.open .panel { visibility: visible; animation: dw-in .18s ease-out; }
 @keyframes dw-in { from { opacity: 0; transform: translateY(12px); } }
 .head { flex: none; display: flex; align-items: center; justify-content: space-between;
   height: 48px; padding: 0 8px 0 16px; background: #2563eb; color: #fff;
@@ -84,7 +85,7 @@ iframe { flex: 1; width: 100%; border: 0; background: #f5f6f8; }
   .open .launcher { display: none; }
 }
 @media (prefers-reduced-motion: reduce) {
-  .panel, .launcher { animation: none; transition: none; }
+  .open .panel, .launcher { animation: none; transition: none; }
 }
 `;
   const SVG = "http://www.w3.org/2000/svg";
@@ -134,7 +135,9 @@ iframe { flex: 1; width: 100%; border: 0; background: #f5f6f8; }
     close.setAttribute("aria-label", T.close);
     close.addEventListener("click", () => show(false, true));
     frame = h("iframe", { title: T.name, src: chatUrl() });
-    panel = h("div", { className: "panel", id: "panel", hidden: true });
+    // Closed, it is invisible but keeps its size: the chat page inside stays laid out (its
+    // log scrolls to new messages) and live.
+    panel = h("div", { className: "panel", id: "panel" });
     panel.setAttribute("role", "dialog");
     panel.setAttribute("aria-label", T.name);
     panel.append(h("div", { className: "head" }, h("span", {}, T.name), close), frame);
@@ -146,7 +149,6 @@ iframe { flex: 1; width: 100%; border: 0; background: #f5f6f8; }
     opened = open;
     state.open = open;
     save();
-    if (panel) panel.hidden = !open;
     wrap.classList.toggle("open", open);
     launcher.setAttribute("aria-expanded", String(open));
     tell();

@@ -6,32 +6,46 @@
 
 (function () {
   const CC = window.CC;
-  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox } = CC;
+  const { LiveSocket, wsUrl, el, renderMessages, markRead, typingNotifier, sendBox, t } = CC;
   const $ = (id) => document.getElementById(id);
 
+  // A translated sentence with elements in it, `fill(t("…"), values)`: a `%(name)s` whose value
+  // is a DOM node becomes that node, the others text; the parts, ready for el().
+  function fill(said, values) {
+    return said
+      .split(/%\((\w+)\)s/)
+      .map((part, i) => {
+        if (i % 2 === 0) return part;
+        return values[part] instanceof Node ? values[part] : String(values[part] ?? "");
+      })
+      .filter((part) => part !== "");
+  }
+
+  // The page's texts are looked up when they are shown (the catalogue is loaded by then).
   const REASONS = {
-    agent_ended: "You ended this chat.",
-    customer_ended: "The customer left the chat.",
-    customer_idle_timeout: "Ended: the customer did not reply in time (idle timeout).",
-    staff_ended: "A staff member ended this chat.",
+    agent_ended: () => t("You ended this chat."),
+    customer_ended: () => t("The customer left the chat."),
+    customer_idle_timeout: () => t("Ended: the customer did not reply in time (idle timeout)."),
+    staff_ended: () => t("A staff member ended this chat."),
   };
   // Said in a toast when a chat ends without this agent ending it.
   const ENDED_TOAST = {
-    customer_ended: (name) => `${name} left the chat.`,
-    customer_idle_timeout: (name) => `The chat with ${name} ended: no reply in time.`,
-    staff_ended: (name) => `A staff member ended the chat with ${name}.`,
+    customer_ended: (name) => t("%(name)s left the chat.", { name }),
+    customer_idle_timeout: (name) => t("The chat with %(name)s ended: no reply in time.", { name }),
+    staff_ended: (name) => t("A staff member ended the chat with %(name)s.", { name }),
   };
   // Why a transfer this agent asked for did not happen, as `session.transfer_failed` says.
   const TRANSFER_FAILED = {
-    declined: (who) => `${who} declined the transfer.`,
-    expired: (who) => `${who} did not accept the transfer in time.`,
-    unavailable: (who) => `${who} is no longer available: the transfer was cancelled.`,
+    declined: (who) => t("%(who)s declined the transfer.", { who }),
+    expired: (who) => t("%(who)s did not accept the transfer in time.", { who }),
+    unavailable: (who) => t("%(who)s is no longer available: the transfer was cancelled.", { who }),
   };
-  const REASON_TEXT = { missed_offers: "set away: offers went unanswered" };
+  const REASON_TEXT = { missed_offers: () => t("set away: offers went unanswered") };
   const TYPING_SHOWN_MS = 4000; // a typing signal comes every 2 s while someone types
   const QUEUE_POLL_MS = 10000;
   const END_CONFIRM_MS = 4000;
   const BASE_TITLE = document.title;
+  const LANG = document.documentElement.lang || undefined;
 
   const state = {
     agent: null,
@@ -61,7 +75,7 @@
     const mine = (state.agent && state.agent.skill_groups) || [];
     const only = mine.length === 1 && s.skill_group && String(mine[0].id) === String(s.skill_group.id);
     if (!s.skill_group || only) return null;
-    return el("span", { class: "group", title: "Skill group" }, s.skill_group.name);
+    return el("span", { class: "group", title: t("Skill group") }, s.skill_group.name);
   }
 
   function activeEntry(id) {
@@ -116,7 +130,7 @@
       case "session.offered": {
         const s = frame.session;
         state.offers.set(s.id, { session: s, offer: frame.offer, firstMessage: s.first_message });
-        notify(`New chat: ${s.customer_name}`, s.first_message || "", s.id);
+        notify(t("New chat: %(customer)s", { customer: s.customer_name }), s.first_message || "", s.id);
         break;
       }
       case "session.offer_expired": {
@@ -181,18 +195,18 @@
         if (entry && entry.transfer && String(entry.transfer.offer_id) === String(frame.offer_id)) {
           entry.transfer = null;
         }
-        const who = (frame.to_agent && frame.to_agent.display_name) || "The other agent";
+        const who = (frame.to_agent && frame.to_agent.display_name) || t("The other agent");
         const say = TRANSFER_FAILED[frame.reason];
-        flash(say ? say(who) : `The transfer did not happen (${frame.reason}).`);
+        flash(say ? say(who) : t("The transfer did not happen (%(reason)s).", { reason: frame.reason }));
         break;
       }
       case "session.transferred": {
         const entry = state.sessions.get(frame.session_id);
-        const to = (frame.to_agent && frame.to_agent.display_name) || "another agent";
-        const name = entry ? entry.session.customer_name : "the customer";
+        const to = (frame.to_agent && frame.to_agent.display_name) || t("another agent");
+        const name = entry ? entry.session.customer_name : t("the customer");
         // Handed over by this agent's own choice: off the list; the pane says where it went.
-        if (entry) endEntry(entry, "transferred", `Transferred to ${to}.`, true);
-        flash(`Your chat with ${name} is now with ${to}.`, "info");
+        if (entry) endEntry(entry, "transferred", t("Transferred to %(agent)s.", { agent: to }), true);
+        flash(t("Your chat with %(customer)s is now with %(agent)s.", { customer: name, agent: to }), "info");
         break;
       }
       case "session.ended": {
@@ -200,7 +214,9 @@
         const entry = state.sessions.get(frame.session_id);
         if (entry && !entry.ended) {
           const byMe = frame.reason === "agent_ended";
-          endEntry(entry, frame.reason, REASONS[frame.reason] || `Ended (${frame.reason}).`, byMe);
+          const why = REASONS[frame.reason];
+          const text = why ? why() : t("Ended (%(reason)s).", { reason: frame.reason });
+          endEntry(entry, frame.reason, text, byMe);
           const say = ENDED_TOAST[frame.reason];
           if (say) flash(say(entry.session.customer_name), "info");
         }
@@ -208,9 +224,10 @@
       }
       case "session.rated": {
         const entry = state.sessions.get(frame.session_id);
-        const name = entry ? entry.session.customer_name : "A customer";
+        const name = entry ? entry.session.customer_name : t("A customer");
         if (entry) entry.rating = { score: frame.score, scale: frame.scale };
-        flash(`${name} rated your chat ${frame.score} / ${frame.scale}.`, "info");
+        const values = { customer: name, score: frame.score, scale: frame.scale };
+        flash(t("%(customer)s rated your chat %(score)s / %(scale)s.", values), "info");
         break;
       }
       case "agent.updated":
@@ -260,7 +277,8 @@
     document.body.dataset.status = state.agent.status;
     const reason = state.agent.status !== "online" && state.agent.status_reason;
     $("status-reason").hidden = !reason;
-    $("status-reason").textContent = reason ? `(${REASON_TEXT[reason] || reason})` : "";
+    const said = reason && REASON_TEXT[reason] ? REASON_TEXT[reason]() : reason;
+    $("status-reason").textContent = reason ? t("(%(reason)s)", { reason: said }) : "";
     const load = state.offers.size + activeCount();
     $("load").textContent = `${load} / ${state.agent.capacity || state.agent.max_sessions || "–"}`;
     const off = state.agent.status !== "online";
@@ -268,8 +286,8 @@
     if (off) {
       $("offline-text").textContent =
         state.agent.status === "away"
-          ? "You are away: no new chats are offered to you."
-          : "You are offline: no chats are offered to you. Go online to start taking chats.";
+          ? t("You are away: no new chats are offered to you.")
+          : t("You are offline: no chats are offered to you. Go online to start taking chats.");
     }
   }
 
@@ -291,18 +309,25 @@
 
   function offerBar(id, o) {
     const transfer = o.offer.kind === "transfer";
-    const serve = el("button", { type: "button", class: "primary serve" }, transfer ? "Accept" : "Serve");
+    const serveText = transfer ? t("Accept") : t("Serve");
+    const serve = el("button", { type: "button", class: "primary serve" }, serveText);
     serve.addEventListener("click", () => accept(id, serve));
-    const decline = el("button", { type: "button", class: "decline" }, "Decline");
+    const decline = el("button", { type: "button", class: "decline" }, t("Decline"));
     decline.addEventListener("click", () => declineOffer(id, decline));
     const from = transfer && o.offer.from_agent ? o.offer.from_agent.display_name : "";
+    const customer = el("b", {}, o.session.customer_name);
     const title = transfer
-      ? el("span", { class: "prompt-title" }, `Transfer from ${from || "a colleague"}: `, el("b", {}, o.session.customer_name))
-      : el("span", { class: "prompt-title" }, "New chat: ", el("b", {}, o.session.customer_name));
-    const detail =
-      transfer && o.offer.note
-        ? el("span", { class: "prompt-first note", title: `Note from ${from}` }, `Note: “${o.offer.note}”`)
-        : el("span", { class: "prompt-first" }, o.firstMessage ? `“${o.firstMessage}”` : "");
+      ? fill(t("Transfer from %(agent)s: %(customer)s"), { agent: from || t("a colleague"), customer })
+      : fill(t("New chat: %(customer)s"), { customer });
+    let detail;
+    if (transfer && o.offer.note) {
+      const noteTitle = t("Note from %(agent)s", { agent: from });
+      const note = t("Note: “%(note)s”", { note: o.offer.note });
+      detail = el("span", { class: "prompt-first note", title: noteTitle }, note);
+    } else {
+      const first = o.firstMessage ? t("“%(message)s”", { message: o.firstMessage }) : "";
+      detail = el("span", { class: "prompt-first" }, first);
+    }
     return el(
       "div",
       {
@@ -312,7 +337,7 @@
         "data-kind": o.offer.kind || "routing",
         role: "alert",
       },
-      title,
+      el("span", { class: "prompt-title" }, ...title),
       groupTag(o.session),
       detail,
       el("span", { class: "countdown", "data-expires": o.offer.expires_at }, ""),
@@ -338,7 +363,7 @@
         updateRing();
         updateTitle();
       } else {
-        span.textContent = `${left} s`;
+        span.textContent = t("%(seconds)s s", { seconds: left });
         span.dataset.seconds = String(left);
       }
     }
@@ -348,14 +373,16 @@
   // The selected chat's transfer, while the other agent has not answered: no cancel, a count.
   function tickPending() {
     const entry = activeEntry(state.selected);
-    const t = entry && entry.transfer;
-    $("transfer-pending").hidden = !t;
-    $("transfer-chat").disabled = Boolean(t);
-    if (!t) return;
-    const who = (t.to_agent && t.to_agent.display_name) || "the other agent";
-    const left = Math.ceil((Date.parse(t.expires_at) - socket.serverNow()) / 1000);
+    const pending = entry && entry.transfer;
+    $("transfer-pending").hidden = !pending;
+    $("transfer-chat").disabled = Boolean(pending);
+    if (!pending) return;
+    const who = (pending.to_agent && pending.to_agent.display_name) || t("the other agent");
+    const left = Math.ceil((Date.parse(pending.expires_at) - socket.serverNow()) / 1000);
     $("transfer-pending").textContent =
-      left > 0 ? `Waiting for ${who} to accept… ${left} s` : `Waiting for ${who}…`;
+      left > 0
+        ? t("Waiting for %(agent)s to accept… %(seconds)s s", { agent: who, seconds: left })
+        : t("Waiting for %(agent)s…", { agent: who });
   }
 
   function renderList() {
@@ -384,10 +411,16 @@
         },
         open,
         groupTag(s),
-        entry.unread ? el("span", { class: "unread", title: "unread messages" }, String(entry.unread)) : null,
-        entry.ended ? el("span", { class: "ended-tag", title: entry.ended.text }, "Ended") : null,
+        entry.unread
+          ? el("span", { class: "unread", title: t("unread messages") }, String(entry.unread))
+          : null,
+        entry.ended ? el("span", { class: "ended-tag", title: entry.ended.text }, t("Ended")) : null,
         entry.rating
-          ? el("span", { class: "rated", title: "The customer's rating" }, `★ ${entry.rating.score}/${entry.rating.scale}`)
+          ? el(
+              "span",
+              { class: "rated", title: t("The customer's rating") },
+              `★ ${entry.rating.score}/${entry.rating.scale}`,
+            )
           : null,
       );
       ul.append(li);
@@ -414,10 +447,12 @@
     $("send").hidden = !active;
     $("ended-note").hidden = active;
     if (!active) {
-      const rated = entry.rating ? ` The customer rated it ${entry.rating.score} / ${entry.rating.scale}.` : "";
-      $("ended-note").textContent = entry.ended.text + rated;
+      const rated = entry.rating
+        ? t("The customer rated it %(score)s / %(scale)s.", entry.rating)
+        : "";
+      $("ended-note").textContent = rated ? `${entry.ended.text} ${rated}` : entry.ended.text;
     }
-    const me = (state.agent && state.agent.display_name) || "You";
+    const me = (state.agent && state.agent.display_name) || t("You");
     renderMessages($("log"), entry.messages || [], "agent", undefined, {
       customer: entry.session.customer_name,
       agent: me,
@@ -434,7 +469,7 @@
     const until = entry ? state.typing.get(state.selected) || 0 : 0;
     const on = Boolean(entry) && until > Date.now();
     $("typing").hidden = !on;
-    if (on) $("typing").textContent = `${entry.session.customer_name} is typing…`;
+    if (on) $("typing").textContent = t("%(customer)s is typing…", { customer: entry.session.customer_name });
   }
 
   // Read receipts: the chat on screen, in a visible tab, is read up to its last customer line.
@@ -477,25 +512,26 @@
   function renderContext(entry) {
     const s = entry.session;
     const facts = [
-      ["Name", s.customer_name],
-      ["Email", s.email || "—"],
-      ["Group", s.skill_group ? s.skill_group.name : "—"],
-      ["Waited", s.accepted_at ? span(s.created_at, s.accepted_at) : "—"],
-      ["Chat", el("span", { id: "chat-duration", "data-since": s.accepted_at || "" }, "")],
+      [t("Name"), s.customer_name],
+      [t("Email"), s.email || "—"],
+      [t("Group"), s.skill_group ? s.skill_group.name : "—"],
+      [t("Waited"), s.accepted_at ? span(s.created_at, s.accepted_at) : "—"],
+      [t("Chat"), el("span", { id: "chat-duration", "data-since": s.accepted_at || "" }, "")],
     ];
     for (const [key, value] of Object.entries(s.attributes || {})) facts.push([key, String(value)]);
     $("context-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
     tickContext();
     const earlier = $("context-history");
     if (!s.email) {
-      earlier.replaceChildren(el("li", { class: "muted" }, "No email given: earlier chats are not known."));
+      const unknown = t("No email given: earlier chats are not known.");
+      earlier.replaceChildren(el("li", { class: "muted" }, unknown));
       return;
     }
     if (entry.context) {
       earlier.replaceChildren(...entry.context);
       return;
     }
-    earlier.replaceChildren(el("li", { class: "muted" }, "Loading…"));
+    earlier.replaceChildren(el("li", { class: "muted" }, t("Loading…")));
     fetch(`/api/sessions/?email=${encodeURIComponent(s.email)}&limit=20`, { headers: { Accept: "application/json" } })
       .then((r) => (r.ok ? r.json() : { results: [] }))
       .then((data) => {
@@ -506,15 +542,17 @@
               open.addEventListener("click", () => showTranscript(x.id, `${x.customer_name}, ${dayText(x.created_at)}`));
               return el("li", {}, open, el("span", { class: "muted" }, ` ${x.agent ? x.agent.display_name : ""} · ${x.state}`));
             })
-          : [el("li", { class: "muted" }, "First chat with us.")];
+          : [el("li", { class: "muted" }, t("First chat with us."))];
         if (state.selected === s.id) earlier.replaceChildren(...entry.context);
       })
-      .catch(() => earlier.replaceChildren(el("li", { class: "muted" }, "Could not load earlier chats.")));
+      .catch(() => earlier.replaceChildren(el("li", { class: "muted" }, t("Could not load earlier chats."))));
   }
 
   function span(from, to) {
     const seconds = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
-    return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+    return seconds < 60
+      ? t("%(seconds)s s", { seconds })
+      : t("%(minutes)s min %(seconds)s s", { minutes: Math.floor(seconds / 60), seconds: seconds % 60 });
   }
 
   function tickContext() {
@@ -531,22 +569,22 @@
 
   function dayText(iso) {
     const d = new Date(iso);
-    return d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" });
+    return d.toLocaleDateString(LANG, { year: "numeric", month: "short", day: "numeric" });
   }
 
   function showTranscript(id, title) {
     fetch(`/api/sessions/${id}/transcript/`, { headers: { Accept: "application/json" } })
       .then((r) => (r.ok ? r.json() : Promise.reject(r)))
       .then((data) => {
-        $("transcript-title").textContent = `Transcript: ${title}`;
+        $("transcript-title").textContent = t("Transcript: %(title)s", { title });
         renderMessages($("transcript-log"), data.messages, null, undefined, {
           customer: data.session.customer_name,
-          agent: data.session.agent ? data.session.agent.display_name : "Agent",
+          agent: data.session.agent ? data.session.agent.display_name : t("Agent"),
         });
         $("transcript-text").href = `/api/sessions/${id}/transcript/`;
         $("transcript-dialog").showModal();
       })
-      .catch(() => flash("Could not open that transcript."));
+      .catch(() => flash(t("Could not open that transcript.")));
   }
   $("transcript-close").addEventListener("click", () => $("transcript-dialog").close());
 
@@ -570,16 +608,15 @@
     const now = socket.serverNow();
     $("queue-list").replaceChildren(
       ...(waiting.length
-        ? waiting.map((q) =>
-            el(
-              "li",
-              { "data-group-id": q.group_id },
-              el("b", {}, q.name),
-              `: ${q.waiting} waiting`,
-              q.oldest_created_at ? `, longest ${span(q.oldest_created_at, new Date(now).toISOString())}` : "",
-            ),
-          )
-        : [el("li", { class: "muted" }, "Nobody waits in your groups.")]),
+        ? waiting.map((q) => {
+            const values = { group: el("b", {}, q.name), count: q.waiting };
+            if (q.oldest_created_at) values.time = span(q.oldest_created_at, new Date(now).toISOString());
+            const said = q.oldest_created_at
+              ? fill(t("%(group)s: %(count)s waiting, longest %(time)s"), values)
+              : fill(t("%(group)s: %(count)s waiting"), values);
+            return el("li", { "data-group-id": q.group_id }, ...said);
+          })
+        : [el("li", { class: "muted" }, t("Nobody waits in your groups."))]),
     );
   }
 
@@ -660,7 +697,7 @@
         );
         $("no-history").hidden = rows.length > 0;
       })
-      .catch(() => flash("Could not search past chats."));
+      .catch(() => flash(t("Could not search past chats.")));
   }
 
   // --- commands ---------------------------------------------------------------------------
@@ -678,7 +715,7 @@
       .catch((err) => {
         state.offers.delete(id);
         renderAll();
-        flash(err.detail || "That chat is no longer available.");
+        flash(err.detail || t("That chat is no longer available."));
       });
   }
 
@@ -693,7 +730,7 @@
       .catch((err) => {
         state.offers.delete(id);
         renderAll();
-        flash(err.detail || "That chat is no longer available.");
+        flash(err.detail || t("That chat is no longer available."));
       });
   }
 
@@ -707,7 +744,7 @@
         .command({ type: "message.send", session_id: id, body })
         .then((ack) => handle({ type: "message.created", message: ack.message }));
     },
-    (err) => flash(err.detail || "Not sent."),
+    (err) => flash(err.detail || t("Not sent.")),
   );
 
   CC.uploader({
@@ -737,7 +774,7 @@
     const button = $("end-chat");
     if (endArmed !== id) {
       endArmed = id;
-      button.textContent = "Press again to end";
+      button.textContent = t("Press again to end");
       button.classList.add("armed");
       setTimeout(() => {
         if (endArmed === id) disarmEnd();
@@ -748,12 +785,12 @@
     socket
       .command({ type: "session.end", session_id: id })
       .then(() => handle({ type: "session.ended", session_id: id, reason: "agent_ended" }))
-      .catch((err) => flash(err.detail || "Could not end the chat."));
+      .catch((err) => flash(err.detail || t("Could not end the chat.")));
   });
 
   function disarmEnd() {
     endArmed = null;
-    $("end-chat").textContent = "End chat session";
+    $("end-chat").textContent = t("End chat session");
     $("end-chat").classList.remove("armed");
   }
 
@@ -767,13 +804,46 @@
       })
       .catch((err) => {
         renderStatus(); // put the switch back
-        flash(err.detail || "Status not changed.");
+        flash(err.detail || t("Status not changed."));
       });
   }
   for (const input of document.querySelectorAll(".status-switch input")) {
     input.addEventListener("change", () => input.checked && setStatus(input.value));
   }
   $("go-online").addEventListener("click", () => setStatus("online"));
+
+  // The workspace's language is the agent's profile: saved, then the page comes again in it.
+  const language = $("language");
+  let savedLanguage = language.value;
+  language.addEventListener("change", () => {
+    language.disabled = true;
+    fetch("/api/agents/me/", {
+      method: "PATCH",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": CC.csrfToken(),
+      },
+      body: JSON.stringify({ language: language.value }),
+    })
+      .then((r) => r.json().then((body) => (r.ok ? body : Promise.reject(body)), () => Promise.reject({})))
+      .then((agent) => {
+        savedLanguage = agent.language;
+        // A `?lang=` in the address would win over the profile: the page without it.
+        const url = new URL(location.href);
+        if (url.searchParams.has("lang")) {
+          url.searchParams.delete("lang");
+          location.assign(url.href);
+        } else {
+          location.reload();
+        }
+      })
+      .catch((err) => {
+        language.value = savedLanguage;
+        language.disabled = false;
+        flash((err && err.detail) || t("Your language was not saved."));
+      });
+  });
 
   function flash(text, kind = "error") {
     const note = el("div", { class: `banner ${kind} toast`, role: "alert" }, text);
@@ -822,7 +892,15 @@
             });
             return li;
           })
-        : [el("li", { class: "muted" }, canned.length ? `Nothing matches /${query}.` : "No canned responses yet.")]),
+        : [
+            el(
+              "li",
+              { class: "muted" },
+              canned.length
+                ? t("Nothing matches /%(query)s.", { query })
+                : t("No canned responses yet."),
+            ),
+          ]),
     );
     if (picks.length) $("body").setAttribute("aria-activedescendant", `canned-${picks[pick].id}`);
     picker.hidden = false;
@@ -888,21 +966,23 @@
         const agents = targets.agents.map((a) =>
           choice("agent", a.id, `${a.display_name} — ${a.load} / ${a.capacity}`, a.load < a.capacity),
         );
-        const groups = targets.groups.map((g) =>
-          choice("group", g.id, `${g.name} — ${g.free} free of ${g.online} online`, g.free > 0),
-        );
+        const groups = targets.groups.map((g) => {
+          const values = { group: g.name, free: g.free, online: g.online };
+          const text = t("%(group)s — %(free)s free of %(online)s online", values);
+          return choice("group", g.id, text, g.free > 0);
+        });
         $("transfer-agents").replaceChildren(
-          ...(agents.length ? agents : [el("p", { class: "muted" }, "No other agent is online.")]),
+          ...(agents.length ? agents : [el("p", { class: "muted" }, t("No other agent is online."))]),
         );
         $("transfer-groups").replaceChildren(
-          ...(groups.length ? groups : [el("p", { class: "muted" }, "No skill groups.")]),
+          ...(groups.length ? groups : [el("p", { class: "muted" }, t("No skill groups."))]),
         );
         $("transfer-note").value = "";
         $("transfer-error").hidden = true;
         dialog.dataset.sessionId = id;
         dialog.showModal();
       })
-      .catch((err) => flash(err.detail || "Could not list who to transfer to."));
+      .catch((err) => flash(err.detail || t("Could not list who to transfer to.")));
   });
   $("transfer-cancel").addEventListener("click", () => dialog.close());
 
@@ -914,7 +994,7 @@
       $("transfer-error").textContent = text;
       $("transfer-error").hidden = false;
     };
-    if (!picked) return fail("Pick an agent or a group.");
+    if (!picked) return fail(t("Pick an agent or a group."));
     const [kind, target] = picked.value.split(":");
     const command = { type: "session.transfer", session_id: id, note: $("transfer-note").value };
     command[kind === "agent" ? "to_agent" : "to_group"] = target;
@@ -927,7 +1007,7 @@
         dialog.close();
         renderPane();
       })
-      .catch((err) => fail(err.detail || "The transfer could not be started."))
+      .catch((err) => fail(err.detail || t("The transfer could not be started.")))
       .finally(() => ($("transfer-send").disabled = false));
   });
 

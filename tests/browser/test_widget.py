@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from sessions_app.models import OfflineMessage
 from tests.browser.conftest import PASSWORD
+from tests.browser.test_agent_tools import type_fast
 from tests.browser.test_workspace import new_agent, open_workspace
 from tests.conftest import unique
 
@@ -23,11 +24,12 @@ def shop_url(shop, path: str = "/") -> str:
     return f"http://127.0.0.1:{shop.server_port}{path}"
 
 
-def open_shop(browser, shop, viewport=(1100, 760), **options):
+def open_shop(browser, shop, viewport=(1100, 760), motion="no-preference", **options):
     """A fresh tab on the shop's front page, its widget configured with `options` (data-*),
     and the list of every URL the tab requested."""
     shop.options = options
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    size = {"width": viewport[0], "height": viewport[1]}
+    context = browser.new_context(viewport=size, reduced_motion=motion)
     page = context.new_page()
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
@@ -48,6 +50,13 @@ def focused_in_widget(page) -> str:
     """The tag of the element focused inside the widget ('' if none)."""
     return page.locator("#desk-widget .launcher").evaluate(
         "(b) => (b.getRootNode().activeElement || {}).tagName || ''"
+    )
+
+
+def settled(page) -> None:
+    """The panel's opening animation run to its end (before a screenshot)."""
+    page.locator("#desk-widget .panel").evaluate(
+        "(panel) => Promise.all(panel.getAnimations().map((a) => a.finished))"
     )
 
 
@@ -107,6 +116,7 @@ def test_a_chat_from_another_site_counts_unread_survives_page_loads_and_is_rated
     expect(panel).to_be_hidden()
     expect(launcher).to_be_focused()
     expect(page.locator("#desk-widget iframe")).to_have_count(1)  # still loaded, still live
+    page.get_by_text("€68").click(trial=True)  # the closed panel does not cover the page
     agent.fill("#body", "Yes, we have it in grey and in sand.")
     agent.click("#send button[type=submit]")
     expect(badge).to_have_text("1")
@@ -124,6 +134,9 @@ def test_a_chat_from_another_site_counts_unread_survives_page_loads_and_is_rated
     agent.fill("#body", "Shall I reserve one for you?")
     agent.click("#send button[type=submit]")
     expect(badge).to_have_text("1")
+    type_fast(agent, [f"Colour note {i}" for i in range(9)])
+    expect(badge).to_have_text("9+")
+    expect(launcher).to_have_attribute("aria-label", "Chat with us, 10 unread")
     assert page.evaluate("JSON.parse(sessionStorage.getItem('desk-widget'))") == {
         "open": False,
         "active": True,
@@ -134,7 +147,8 @@ def test_a_chat_from_another_site_counts_unread_survives_page_loads_and_is_rated
     expect(panel).to_be_visible()
     expect(badge).to_be_hidden()
     expect(launcher).to_have_attribute("aria-label", "Chat with us")
-    expect(chat.locator("#log")).to_contain_text("Shall I reserve one for you?")
+    expect(chat.locator("#log")).to_contain_text("Colour note 8")
+    settled(page)
     shot(page, "panel-open")
 
     # And a reload with the panel open brings it back open on the same conversation
@@ -163,6 +177,7 @@ def test_a_chat_from_another_site_counts_unread_survives_page_loads_and_is_rated
     chat.locator("#stars label[for=score-4]").click()
     chat.locator("#rating-send").click()
     expect(chat.locator("#rating-thanks")).to_be_visible()
+    settled(page)
     shot(page, "rated")
 
     # And the agent sees the score
@@ -195,6 +210,7 @@ def test_outside_working_hours_the_widget_takes_a_message_for_the_admin(
     expect(chat.locator("#offline-name")).to_have_value(name)
     expect(chat.locator("#offline-email")).to_have_value(email)
     chat.locator("#offline-message").fill("Please send me your autumn catalogue.")
+    settled(page)
     shot(page, "offline-form")
     chat.locator("#offline-send").click()
     expect(chat.locator("#offline-thanks")).to_be_visible()
@@ -243,7 +259,8 @@ def frame_ancestors(headers) -> list[str]:
 def test_on_a_small_screen_in_chinese_the_panel_fills_the_screen(
     browser, live_server_url, desk, widget_shop, shot
 ):
-    page, requested = open_shop(browser, widget_shop, viewport=(400, 720), lang="zh")
+    # (Reduced motion: the panel is in place at once, to be measured.)
+    page, _ = open_shop(browser, widget_shop, viewport=(400, 720), motion="reduce", lang="zh")
     launcher, _, panel = widget(page)
     expect(page.get_by_role("button", name="联系我们", exact=True)).to_be_visible()
     launcher.click()

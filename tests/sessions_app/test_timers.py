@@ -288,3 +288,95 @@ def test_overflow_whose_task_is_lost_comes_within_the_sweep_interval(
     late = _overflowed_late_ms(waiting)
     assert late < settings.TIMER_SWEEP_SECONDS * 1000 + 500, late
     assert wait_until(lambda: (o := standing(waiting)) and o.agent_id == helper.pk, timeout=5)
+
+
+# --- the customer's timers: the idle warning and the queue timeout -----------------------------
+
+
+WARNING = "Still there? We close this chat soon."
+
+
+def _warning_setup(make_agent, make_session, *, timeout: int, warning: int):
+    """An active chat whose agent has just written: returns it with its warning moment."""
+    service_settings_update(
+        customer_idle_timeout_seconds=timeout,
+        idle_warning_seconds=warning,
+        idle_warning_notice=WARNING,
+    )
+    agent = make_agent()
+    session, _ = make_session()
+    offer_accept(session_id=session.pk, agent=agent)
+    message_send(session_id=session.pk, sender="agent", body="Anything else?", agent=agent)
+    row = selectors.session_get(session.pk)
+    return session, row.idle_warning_at, row.idle_deadline
+
+
+def _warnings(session) -> list:
+    return [m for m in selectors.session_messages(session) if m.body == WARNING]
+
+
+def test_the_idle_warning_comes_on_time_then_the_end(timers, make_agent, make_session):
+    # Given an idle end 3 s after the agent's message, and a warning 2 s before it
+    session, warn_at, end_at = _warning_setup(make_agent, make_session, timeout=3, warning=2)
+    # Then the warning comes at its moment (one tick late at most, plus the pickup)
+    posted = wait_until(lambda: _warnings(session), 5)
+    late = (posted[0].created_at - warn_at).total_seconds()
+    print(f"idle warning {late * 1000:.0f} ms after its moment")
+    assert 0 <= late < 1.0
+    assert selectors.session_get(session.pk).state == SessionState.ACTIVE
+    # And the end at its own, after it, with the warning said once
+    ended = wait_until(
+        lambda: (s := selectors.session_get(session.pk)).state == SessionState.ENDED and s, 10
+    )
+    assert ended.end_reason == "customer_idle_timeout" and ended.ended_at >= end_at
+    assert len(_warnings(session)) == 1
+
+
+def test_the_idle_warning_survives_a_worker_kill(timers, celery_worker, make_agent, make_session):
+    # Given a warning 2 s away (the end 30 s away), held as a countdown task by the worker
+    session, warn_at, _ = _warning_setup(make_agent, make_session, timeout=30, warning=28)
+    time.sleep(0.3)  # let the worker fetch the countdown task
+    try:
+        # When the worker is SIGKILLed and comes back only after the warning's moment
+        celery_worker.kill()
+        wait_until(lambda: timezone.now() > warn_at, 5)
+        time.sleep(0.5)
+        assert not _warnings(session)
+        started = time.monotonic()
+        ready = _restart(celery_worker)
+    finally:
+        if celery_worker.popen.poll() is not None:
+            _restart(celery_worker)
+    # Then the warning comes within the sweep interval plus 2 s of the restart, once
+    wait_until(lambda: _warnings(session), timeout=1 + 2 + 5)
+    took = time.monotonic() - started
+    print(f"worker boot {ready - started:.2f}s, warning {took:.2f}s after restart")
+    assert took <= 1 + 2 + (ready - started), took
+    time.sleep(1.2)  # a sweep more: still once
+    assert len(_warnings(session)) == 1
+    assert selectors.session_get(session.pk).state == SessionState.ACTIVE
+
+
+def test_no_idle_warning_after_the_chat_ended(timers, make_agent, make_session):
+    session, _, _ = _warning_setup(make_agent, make_session, timeout=3, warning=2)
+    agent = selectors.session_get(session.pk).agent
+    session_end(session_id=session.pk, reason="agent_ended", agent=agent)
+    time.sleep(3.5)  # past the warning's moment, its tick and two sweeps
+    assert not _warnings(session)
+    assert not SessionEvent.objects.filter(session=session, kind="session.idle_warning").exists()
+
+
+def test_a_chat_nobody_serves_ends_at_its_queue_timeout(timers, make_session):
+    # Given nobody online and a 1 s queue timeout
+    service_settings_update(queue_timeout_seconds=1)
+    session, _ = make_session()
+    deadline = selectors.session_get(session.pk).queue_deadline
+    assert deadline is not None
+    # Then the worker ends it at its moment
+    ended = wait_until(
+        lambda: (s := selectors.session_get(session.pk)).state == SessionState.ENDED and s, 5
+    )
+    assert ended.end_reason == "queue_timeout"
+    late = (ended.ended_at - deadline).total_seconds()
+    print(f"queue timeout {late * 1000:.0f} ms after its moment")
+    assert 0 <= late < 1.0
