@@ -22,6 +22,7 @@ if ! python scripts/redis_ping.py "$REDIS_URL" 2>/dev/null; then
 fi
 export REDIS_URL
 
+python manage.py compile_translations
 python manage.py migrate --noinput
 python manage.py seed_demo
 

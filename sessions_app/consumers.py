@@ -460,7 +460,7 @@ def _customer_snapshot(session_id: str) -> dict:
     data = selectors.session_dict(session)
     messages = [selectors.message_dict(m) for m in selectors.session_messages(session)]
     body = {"session": data, "messages": messages}
-    if session.end_reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
+    if session.end_reason in (EndReason.CUSTOMER_IDLE_TIMEOUT, EndReason.QUEUE_TIMEOUT):
         body["notice"] = selectors.last_system_message(session)
     if session.state == SessionState.ENDED and session.accepted_at is not None:
         body.update(selectors.rating_offer(session))

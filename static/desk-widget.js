@@ -6,6 +6,7 @@
 // unread count and whether a chat is active; the widget says whether the panel is open. The
 // host's sessionStorage ("desk-widget") keeps an active chat, and the panel's state, across
 // the host's page loads in one tab. The site must be in the desk's WIDGET_ALLOWED_ORIGINS.
+// Escape closes the panel; inside the frame the chat page may ask for it ({type: "close"}).
 (function () {
   "use strict";
   if (window.__deskWidget) return; // loaded twice: one launcher is enough
@@ -124,9 +125,12 @@ iframe { flex: 1; width: 100%; border: 0; background: #f5f6f8; }
 
   function chatUrl() {
     const q = new URLSearchParams({ embed: "1", lang: zh ? "zh-Hans" : "en" });
-    const given = { customer_name: data.customerName, email: data.email };
-    given.skill_group = data.skillGroup;
-    for (const [key, value] of Object.entries(given)) if (value) q.set(key, value);
+    const given = [
+      ["customer_name", data.customerName],
+      ["email", data.email],
+      ["skill_group", data.skillGroup],
+    ];
+    for (const [key, value] of given) if (value) q.set(key, value);
     return `${desk}/chat/?${q}`;
   }
 
@@ -142,6 +146,7 @@ iframe { flex: 1; width: 100%; border: 0; background: #f5f6f8; }
     panel.setAttribute("aria-label", T.name);
     panel.append(h("div", { className: "head" }, h("span", {}, T.name), close), frame);
     wrap.append(panel);
+    launcher.setAttribute("aria-controls", "panel");
   }
 
   function show(open, byUser) {
@@ -179,7 +184,6 @@ iframe { flex: 1; width: 100%; border: 0; background: #f5f6f8; }
     const root = host.attachShadow({ mode: "open" });
     wrap = h("div", { className: "wrap" });
     launcher = h("button", { type: "button", className: "launcher", title: T.name });
-    launcher.setAttribute("aria-controls", "panel");
     badge = h("span", { className: "badge", hidden: true });
     badge.setAttribute("aria-hidden", "true");
     launcher.append(icon("bubble", BUBBLE), icon("x", "M6 6l12 12M18 6L6 18"), badge);

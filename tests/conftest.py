@@ -32,6 +32,15 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10, interval: f
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _translations_compiled():
+    """The catalogues compiled (as `make run` does), for this process and the servers the
+    tests start: the pages and the prompts are tested in Chinese too."""
+    from sessions_app.management.commands.compile_translations import compile_translations
+
+    compile_translations()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _flush_survives_a_deadlock_with_the_worker():
     """Transactional tests end with a TRUNCATE of every table, while the session's real worker
     and beat may be mid-query on the same tables: PostgreSQL can then find a deadlock and abort

@@ -15,7 +15,7 @@ from ..access import check_agent_acts
 from ..events import Event
 from ..locks import lock_session, lock_standing_offer
 from ..models import ChatSession, EndReason, EventKind, OfferOutcome, SessionState
-from ..prompts import post_locked, prompt_text
+from ..prompts import post_locked
 from ..routing.drain import drain_after_commit
 
 _BY_TIMERS = (EndReason.CUSTOMER_IDLE_TIMEOUT, EndReason.QUEUE_TIMEOUT)
@@ -106,11 +106,13 @@ def session_queue_timeout(*, session_id: UUID | str, wait: bool = True) -> bool:
         waiting = (SessionState.QUEUED, SessionState.OFFERED)
         if session.state not in waiting or due is None or now < due:
             return False
-        cfg = service_settings()
-        notice = prompt_text(
-            cfg, "queue_timeout_notice", session.language, customer=session.customer_name
-        )
+        # The notice is also the chat's last message, as an idle end's is: a page opened later
+        # reads it from there.
+        said = post_locked(session, service_settings(), "queue_timeout_notice")
+        notice = said[0].message.body if said else None
         late_ms = round((now - due).total_seconds() * 1000, 1)
-        events.record(Event(EventKind.SESSION_QUEUE_TIMEOUT, session, data={"late_ms": late_ms}))
+        events.record(
+            *said, Event(EventKind.SESSION_QUEUE_TIMEOUT, session, data={"late_ms": late_ms})
+        )
         end_locked(session, EndReason.QUEUE_TIMEOUT, now=now, notice=notice)
     return True

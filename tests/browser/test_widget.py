@@ -164,6 +164,7 @@ def test_a_chat_from_another_site_counts_unread_survives_page_loads_and_is_rated
     expect(launcher).to_be_focused()
     launcher.click()
     expect(panel).to_be_visible()
+    expect(chat.locator("#body")).to_be_focused()  # the chat page's reply box has the cursor
     page.locator("#desk-widget .close").focus()
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
