@@ -183,3 +183,13 @@ def test_malformed_session_id_is_a_404_for_a_customer(chat):
     response = customer.get("/api/sessions/not-a-uuid/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_a_post_to_an_unknown_path_is_a_json_404_not_a_csrf_page():
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)  # as a browser with a session would post
+    response = browser.post("/api/nowhere/", {"x": 1}, content_type="application/json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
