@@ -48,6 +48,11 @@
     }
   });
 
+  // Escape inside the frame closes the widget's panel (keys here never reach the host page).
+  document.addEventListener("keydown", (ev) => {
+    if (EMBED && ev.key === "Escape" && !ev.defaultPrevented) toWidget({ type: "close" });
+  });
+
   function setUnread(count) {
     if (count === unread) return;
     unread = count;

@@ -133,7 +133,7 @@
     command(frame) {
       return new Promise((resolve, reject) => {
         if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
-          reject({ code: "disconnected", detail: "Not connected; try again in a moment." });
+          reject({ code: "disconnected", detail: t("Not connected; try again in a moment.") });
           return;
         }
         const ref = "c" + this.nextRef++;
@@ -321,7 +321,7 @@
           body = {};
         }
         if (xhr.status === 201) onSent(body);
-        else onError(body.detail || `The file was not sent (${xhr.status || "no connection"}).`);
+        else onError(body.detail || t("The file was not sent (%(why)s).", { why: xhr.status || t("no connection") }));
       };
       const form = new FormData();
       form.append("file", file);
