@@ -21,6 +21,11 @@ if ! python scripts/redis_ping.py "$REDIS_URL" 2>/dev/null; then
   fi
 fi
 export REDIS_URL
+# The demo shop (scripts/widget_demo.py) embeds the chat from another origin: let it frame it.
+export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-8000}" DEMO_PORT="${DEMO_PORT:-8001}"
+# (honcho gives each process a PORT of its own: the shop is told the desk's address instead.)
+export DESK_URL="http://$HOST:$PORT"
+export WIDGET_ALLOWED_ORIGINS="${WIDGET_ALLOWED_ORIGINS:-http://$HOST:$DEMO_PORT}"
 
 python manage.py compile_translations
 python manage.py migrate --noinput

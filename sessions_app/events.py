@@ -20,7 +20,7 @@ from agents_app.selectors import agent_dict
 from core import sql
 
 from . import push, selectors, timers
-from .models import ChatSession, EndReason, EventKind, Message, Offer, Sender, SessionEvent
+from .models import ChatSession, EventKind, Message, Offer, Sender, SessionEvent
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Event:
     message: Message | None = None
     agent: Agent | None = None
     first_message: str | None = None  # an offered session's opening line, for the prompt bar
-    notice: str | None = None  # the idle-end reminder shown with the end
+    notice: str | None = None  # the idle end's or queue timeout's notice shown with the end
 
 
 _EVENT_COLUMNS = ("session_id", "kind", "agent_id", "data", "created_at")
@@ -224,7 +224,7 @@ def _ended(event: Event) -> list:
     ):
         frames.append((push.agent_group(session.agent_id), "session.ended", ended))
     customer = dict(ended, session=selectors.session_dict(session))
-    if reason == EndReason.CUSTOMER_IDLE_TIMEOUT:
+    if event.notice is not None:  # an idle end's or a queue timeout's
         customer["notice"] = event.notice
     if session.accepted_at is not None:  # an agent served it: the customer may rate it
         customer.update(selectors.rating_offer(session))

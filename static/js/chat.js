@@ -322,7 +322,7 @@
     $("waited").hidden = !text;
     $("waited").textContent = text;
   }
-  setInterval(renderWaited, 1000);
+  setInterval(renderWaited, 250); // a quarter second: the shown second is never a whole one late
 
   function render() {
     $("status").textContent = statusText();

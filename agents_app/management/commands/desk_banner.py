@@ -16,7 +16,9 @@ class Command(BaseCommand):
     help = "Print the desk's URLs (and say so when DEBUG is on)."
 
     def handle(self, *args, **options):
-        base = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+        host = os.environ.get("HOST", "127.0.0.1")
+        base = f"http://{host}:{os.environ.get('PORT', '8000')}"
+        shop = f"http://{host}:{os.environ.get('DEMO_PORT', '8001')}"
         if settings.DEBUG:
             self.stdout.write(DEBUG_WARNING)
         self.stdout.write(
@@ -26,6 +28,7 @@ class Command(BaseCommand):
     Customer chat   : {base}/chat/
     Admin           : {base}/admin/
     REST API docs   : {base}/api/docs/
+    Widget demo shop: {shop}/  (the chat embedded on another origin)
   Stop with Ctrl-C.
 """
         )
