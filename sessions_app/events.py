@@ -20,7 +20,7 @@ from agents_app.selectors import agent_dict
 from core import sql
 
 from . import push, selectors, timers
-from .models import ChatSession, EventKind, Message, Offer, Sender, SessionEvent
+from .models import ChatSession, EventKind, Message, Offer, Sender, SessionEvent, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ class Event:
     agent: Agent | None = None
     first_message: str | None = None  # an offered session's opening line, for the prompt bar
     notice: str | None = None  # the idle end's or queue timeout's notice shown with the end
+
+
+def message_created(session: ChatSession, message: Message) -> Event:
+    """The event of a new message: its serving agent hears it (if any), as things stand now."""
+    serving = session.agent_id if session.state == SessionState.ACTIVE else None
+    return Event(EventKind.MESSAGE_CREATED, session, serving, message=message)
 
 
 _EVENT_COLUMNS = ("session_id", "kind", "agent_id", "data", "created_at")

@@ -12,6 +12,7 @@ from django.utils import translation
 from agents_app.models import PROMPTS
 from core.text import fill_in
 
+from .events import message_created
 from .models import ChatSession, Message, Sender
 
 MAX_BODY = 4000
@@ -52,8 +53,6 @@ def post_locked(session: ChatSession, cfg, name: str, **values) -> list:
     """Write the prompt `name` to a locked session (the customer's name filled in besides
     `values`); returns its event for the caller to record, or nothing if the admin wants
     none. The session's serving agent hears it too."""
-    from .actions.messages import message_created
-
     body = prompt_text(cfg, name, session.language, customer=session.customer_name, **values)
     if body is None:
         return []

@@ -17,7 +17,7 @@ from core.text import clean_body
 
 from .. import attachments, events
 from ..access import check_agent_acts
-from ..events import Event
+from ..events import Event, message_created
 from ..locks import lock_session
 from ..models import Attachment, ChatSession, EndReason, EventKind, Message, Sender, SessionState
 from ..prompts import post_locked
@@ -152,12 +152,6 @@ def _message_of(session_id: object, message_id: object) -> Message:
     except (Message.DoesNotExist, ValueError, TypeError, OverflowError):
         raise NotFound("No such message in this chat.") from None
     return found
-
-
-def message_created(session: ChatSession, message: Message) -> Event:
-    """The event of a new message: its serving agent hears it (if any), as things stand now."""
-    serving = session.agent_id if session.state == SessionState.ACTIVE else None
-    return Event(EventKind.MESSAGE_CREATED, session, serving, message=message)
 
 
 def session_idle_warn(*, session_id: UUID | str, wait: bool = True) -> bool:

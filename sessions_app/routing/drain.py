@@ -142,12 +142,7 @@ def _agents_joined(routed: list, cfg) -> None:
         )
         notices.append(system_message(session, body))
     sql.insert(notices)
-    events.record(
-        *(
-            Event(EventKind.MESSAGE_CREATED, m.session, m.session.agent_id, message=m)
-            for m in notices
-        )
-    )
+    events.record(*(events.message_created(m.session, m) for m in notices))
 
 
 def _write_routed(

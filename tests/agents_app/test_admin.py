@@ -271,3 +271,38 @@ def test_the_session_list_shows_ratings_and_filters_by_score(
     assert [s.customer_name for s in filtered.context["cl"].result_list] == ["Rated"]
     detail = admin_client.get(reverse("admin:sessions_app_chatsession_change", args=[session.pk]))
     assert b"Good" in detail.content
+
+
+def test_the_settings_page_groups_the_prompts_and_takes_a_chinese_text(
+    admin_client, service_settings
+):
+    # Given the settings page: the prompts in their fieldset, defaults shown
+    page = admin_client.get(SETTINGS_CHANGE).content.decode()
+    assert "Prompts" in page and "Working hours" in page
+    assert "welcome_notice__zh_hans" in page
+    # When staff give the welcome in Chinese and set working hours
+    response = admin_client.post(
+        SETTINGS_CHANGE,
+        settings_form(
+            welcome_notice__zh_hans="欢迎光临！",
+            working_hours=json.dumps([{"weekday": 0, "start": "09:00", "end": "17:00"}]),
+            timezone="Europe/Berlin",
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cfg = ServiceSettings.objects.get(pk=1)
+    assert cfg.prompt_translations == {"zh-hans": {"welcome_notice": "欢迎光临！"}}
+    assert cfg.timezone == "Europe/Berlin" and cfg.working_hours[0]["end"] == "17:00"
+    # And the page shows it back; emptying it removes it
+    assert "欢迎光临！" in admin_client.get(SETTINGS_CHANGE).content.decode()
+    admin_client.post(SETTINGS_CHANGE, settings_form(welcome_notice__zh_hans=""))
+    assert ServiceSettings.objects.get(pk=1).prompt_translations == {}
+
+
+def test_a_broken_schedule_in_the_admin_is_shown_on_its_field(admin_client, service_settings):
+    response = admin_client.post(
+        SETTINGS_CHANGE, settings_form(timezone="Nowhere/Atlantis", holidays='["soon"]')
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "timezone" in errors and "holidays" in errors

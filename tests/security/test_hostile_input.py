@@ -142,4 +142,4 @@ def test_bidi_controls_are_stripped_and_invisible_only_text_is_empty():
     session, _ = session_create(customer_name="Bo\u202eb", message="hi \u2066there\u2069")
     stored = ChatSession.objects.get(pk=session.pk)
     assert stored.customer_name == "Bob"
-    assert Message.objects.get(session=session).body == "hi there"
+    assert Message.objects.get(session=session, sender="customer").body == "hi there"
