@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "skills_app",
     "sessions_app",
     "canned_app",
+    "webhooks_app",
 ]
 
 MIDDLEWARE = [
@@ -263,6 +264,8 @@ CELERY_TASK_ROUTES = {
     "sessions_app.tasks.timers_due_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.timers_sweep_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.queue_drain_task": {"queue": CELERY_TIMER_QUEUE},
+    "webhooks_app.tasks.webhooks_pump_task": {"queue": "webhooks"},
+    "webhooks_app.tasks.webhooks_prune_task": {"queue": "webhooks"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -277,12 +280,36 @@ ASGI_SWITCH_INTERVAL_MS = float(os.environ.get("ASGI_SWITCH_INTERVAL_MS", "1"))
 # How often each web process checks how late its event loop runs (/metrics:
 # cc_event_loop_lag_seconds); 0 turns the check off.
 LOOP_LAG_INTERVAL_SECONDS = float(os.environ.get("LOOP_LAG_INTERVAL_SECONDS", "0.25"))
+# Webhooks (webhooks_app): a delivery worker of its own on this queue (Procfile `webhooks`).
+WEBHOOK_QUEUE = "webhooks"
+# Loopback, private, link-local and reserved addresses allowed as webhook targets: only for a
+# laptop (the default follows DEBUG).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+# The first retry's wait; each next one doubles (8 attempts: about an hour at 30 s).
+WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_SECONDS", "30"))
+WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY", "8"))  # in flight per webhook
+WEBHOOK_CLAIM_BATCH = int(os.environ.get("WEBHOOK_CLAIM_BATCH", "200"))
+WEBHOOK_RETENTION_DAYS = float(os.environ.get("WEBHOOK_RETENTION_DAYS", "14"))
+WEBHOOK_SUBSCRIPTIONS_TTL = float(os.environ.get("WEBHOOK_SUBSCRIPTIONS_TTL", "1"))
+WEBHOOK_PUMP_SECONDS = float(os.environ.get("WEBHOOK_PUMP_SECONDS", "2"))  # beat's trigger
 CELERY_BEAT_SCHEDULE = {
     "timers-sweep": {
         "task": "sessions_app.tasks.timers_sweep_task",
         "schedule": TIMER_SWEEP_SECONDS,
         # A sweep nobody ran in time is useless: the next one does its work.
         "options": {"expires": max(TIMER_SWEEP_SECONDS * 2, 1.0)},
+    },
+    # Retries that fell due, and deliveries whose wake was lost (webhooks_app/delivery.py).
+    "webhooks-pump": {
+        "task": "webhooks_app.tasks.webhooks_pump_task",
+        "schedule": WEBHOOK_PUMP_SECONDS,
+        "options": {"queue": WEBHOOK_QUEUE, "expires": 5.0},
+    },
+    "webhooks-prune": {
+        "task": "webhooks_app.tasks.webhooks_prune_task",
+        "schedule": 3600.0,
+        "options": {"queue": WEBHOOK_QUEUE, "expires": 600.0},
     },
     # Sets away online agents whose every workspace is gone (agents_app/presence.py).
     "presence-sweep": {

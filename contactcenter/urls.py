@@ -12,6 +12,7 @@ from core.health import HealthView
 from sessions_app import api as sessions_api
 from sessions_app import offline_api
 from skills_app import api as skills_api
+from webhooks_app import api as webhooks_api
 
 api_urlpatterns = [
     path("auth/token/", agents_api.AuthTokenView.as_view(), name="auth-token"),
@@ -41,6 +42,28 @@ api_urlpatterns = [
         "offline-messages/<str:message_id>/",
         offline_api.OfflineMessageDetailView.as_view(),
         name="offline-message-detail",
+    ),
+    path("webhooks/", webhooks_api.WebhookListView.as_view(), name="webhook-list"),
+    path("webhooks/<str:webhook_id>/", webhooks_api.WebhookDetailView.as_view(), name="webhook"),
+    path(
+        "webhooks/<str:webhook_id>/rotate-secret/",
+        webhooks_api.WebhookRotateView.as_view(),
+        name="webhook-rotate",
+    ),
+    path(
+        "webhooks/<str:webhook_id>/ping/",
+        webhooks_api.WebhookPingView.as_view(),
+        name="webhook-ping",
+    ),
+    path(
+        "webhooks/<str:webhook_id>/deliveries/",
+        webhooks_api.DeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<str:webhook_id>/deliveries/<str:delivery_id>/redeliver/",
+        webhooks_api.RedeliverView.as_view(),
+        name="webhook-redeliver",
     ),
     path("canned-responses/", canned_api.CannedListView.as_view(), name="canned-list"),
     path(

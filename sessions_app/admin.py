@@ -1,13 +1,17 @@
 """Admin for chat sessions: messages and audit events inline, ending goes through actions."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from agents_app.models import Agent, AgentStatus
 from core.errors import DomainError
 from skills_app.models import SkillGroup
 
+from . import selectors
 from .actions.end import session_end
 from .actions.offline import offline_message_set_handled
 from .actions.transfer import MAX_NOTE, session_transfer
@@ -112,7 +116,15 @@ class ChatSessionAdmin(admin.ModelAdmin):
         "language",
         "email",
         "attributes",
+        "record",
     ]
+
+    @admin.display(description="record (once ended)")
+    def record(self, obj) -> str:
+        found = selectors.session_record(obj)
+        if found is None:
+            return "—"
+        return format_html("<pre>{}</pre>", json.dumps(found, indent=2, ensure_ascii=False))
 
     @admin.display(description="rating", ordering="rating__score")
     def rated(self, obj) -> str:

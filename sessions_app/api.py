@@ -98,6 +98,26 @@ class SessionSerializer(serializers.Serializer):
     rating = RatingSerializer(allow_null=True, help_text="Once the customer rated it.")
 
 
+class SessionRecordSerializer(serializers.Serializer):
+    """What a finished chat was (also `data.record` of the `session.ended` webhook)."""
+
+    queued_seconds = serializers.FloatField(help_text="Created → first offer or assignment.")
+    wait_seconds = serializers.FloatField(allow_null=True, help_text="Created → served.")
+    handle_seconds = serializers.FloatField(allow_null=True, help_text="Served → ended.")
+    offers = serializers.IntegerField()
+    missed_offers = serializers.IntegerField(help_text="Expired or declined.")
+    transfers = serializers.IntegerField(help_text="Transfers accepted.")
+    messages = serializers.DictField(child=serializers.IntegerField(), help_text="By sender.")
+    end_reason = serializers.ChoiceField(choices=EndReason.values)
+    agent = SessionAgentSerializer(allow_null=True)
+    skill_group = GroupRefSerializer(allow_null=True)
+    rating = RatingSerializer(allow_null=True)
+
+
+class SessionDetailSerializer(SessionSerializer):
+    record = SessionRecordSerializer(required=False, help_text="Once ended.")
+
+
 class SessionCreatedSerializer(SessionSerializer):
     customer_token = serializers.CharField(
         help_text="The customer's secret for X-Customer-Token; returned here only."
@@ -294,11 +314,15 @@ class SessionDetailView(APIView):
     @extend_schema(
         operation_id="sessions_read",
         parameters=SESSION_PATH,
-        responses={200: SessionSerializer, **error_responses(401, 404)},
+        responses={200: SessionDetailSerializer, **error_responses(401, 404)},
         tags=["sessions"],
     )
     def get(self, request, session_id: str):
-        return Response(selectors.session_dict(_access(request, session_id).session))
+        session = _access(request, session_id).session
+        data = selectors.session_dict(session)
+        if session.state == SessionState.ENDED:
+            data["record"] = selectors.session_record(session)
+        return Response(data)
 
 
 class SessionMessagesView(APIView):

@@ -5,7 +5,8 @@ that transaction commits, derives from the same events everything the outside wo
 timer tasks (a new offer's deadline, an idle timer an agent's message started), live pushes to
 agents and customers (in one batch, in the order the events were recorded) and one log line per
 event. On a rollback nothing is derived; inside a caller's transaction (Django admin wraps its
-saves in one) it all waits for that outer commit. The webhooks outbox builds on these events.
+saves in one) it all waits for that outer commit. The webhooks' outbox rows are written from the
+same events, in the same transaction (webhooks_app/outbox.py).
 """
 
 import logging
@@ -18,6 +19,7 @@ from django.utils import timezone
 from agents_app.models import Agent
 from agents_app.selectors import agent_dict
 from core import sql
+from webhooks_app import outbox
 
 from . import push, selectors, timers
 from .models import ChatSession, EventKind, Message, Offer, Sender, SessionEvent, SessionState
@@ -73,6 +75,8 @@ def record(*events: Event) -> None:
             for e in stored
         ]
         sql.insert_values(SessionEvent, _EVENT_COLUMNS, rows)
+    # The webhooks' outbox rows, in the same transaction (nothing when no webhook wants them).
+    outbox.record(events)
     transaction.on_commit(lambda: _derive(events))
 
 

@@ -16,7 +16,16 @@ from agents_app.models import Agent
 from agents_app.selectors import service_settings
 from skills_app.models import SkillGroup, SkillGroupMember
 
-from .models import Attachment, ChatSession, Message, Offer, Rating, Sender, SessionState
+from .models import (
+    MISSED_OUTCOMES,
+    Attachment,
+    ChatSession,
+    Message,
+    Offer,
+    Rating,
+    Sender,
+    SessionState,
+)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -136,6 +145,51 @@ def session_dict(
     ended = session.state == SessionState.ENDED
     data["rating"] = rating_dict(_rating_of(session)) if ended else None
     return data
+
+
+def session_record(session: ChatSession) -> dict | None:
+    """What a finished chat was, for integrations and reports (None until it ended): how long
+    it waited (`queued_seconds`: created → first offer or assignment; `wait_seconds`: created
+    → served), how long it was served, offers and the missed ones, accepted transfers, messages
+    by sender, the end reason, the last agent, the group and the rating."""
+    if session.state != SessionState.ENDED or session.ended_at is None:
+        return None
+    offers = list(Offer.objects.filter(session=session).values("kind", "outcome", "created_at"))
+    routing = [o for o in offers if o["kind"] == "routing"]
+    first_offer = min((o["created_at"] for o in routing), default=None)
+    served = session.accepted_at
+    queued_until = min(d for d in (first_offer, served, session.ended_at) if d is not None)
+    counts = dict(
+        Message.objects.filter(session=session)
+        .values_list("sender")
+        .annotate(n=Count("pk"))
+        .values_list("sender", "n")
+    )
+
+    def seconds(start, end) -> float | None:
+        if start is None or end is None:
+            return None
+        return round((end - start).total_seconds(), 3)
+
+    return {
+        "queued_seconds": seconds(session.created_at, queued_until),
+        "wait_seconds": seconds(session.created_at, served),
+        "handle_seconds": seconds(served, session.ended_at),
+        "offers": len(routing),
+        "missed_offers": sum(1 for o in routing if o["outcome"] in MISSED_OUTCOMES),
+        "transfers": sum(
+            1 for o in offers if o["kind"] == "transfer" and o["outcome"] == "accepted"
+        ),
+        "messages": {sender: counts.get(sender, 0) for sender in Sender.values},
+        "end_reason": session.end_reason,
+        "agent": (
+            {"id": str(session.agent_id), "display_name": agent_name(session)}
+            if session.agent_id
+            else None
+        ),
+        "skill_group": group_ref(session),
+        "rating": rating_dict(_rating_of(session)),
+    }
 
 
 def _rating_of(session: ChatSession) -> Rating | None:

@@ -93,6 +93,23 @@ def celery_worker(django_db_setup):
 
 
 @pytest.fixture(scope="session")
+def webhook_worker(django_db_setup):
+    """The webhooks' own worker (one process, its pump sending concurrently), as in Procfile."""
+    proc = procs.celery_worker(
+        name="webhooks", concurrency=1, queues=settings_value("WEBHOOK_QUEUE"), pool="solo"
+    ).start()
+    procs.wait_worker_ready(proc)
+    yield proc
+    proc.stop()
+
+
+def settings_value(name: str):
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+@pytest.fixture(scope="session")
 def celery_beat(django_db_setup, tmp_path_factory):
     """Celery beat, running the timer sweep every TIMER_SWEEP_SECONDS."""
     proc = procs.celery_beat(tmp_path_factory.mktemp("beat")).start()

@@ -102,9 +102,15 @@ class Proc:
 
 
 def celery_worker(
-    name: str = "worker", concurrency: int = 2, include: str = "", **env: str
+    name: str = "worker",
+    concurrency: int = 2,
+    include: str = "",
+    queues: str = "",
+    pool: str = "prefork",
+    **env: str,
 ) -> Proc:
-    """A prefork worker on the desk's queues; `include` adds task modules, `env` settings."""
+    """A worker on the desk's timer and default queues (or `queues`); `include` adds task
+    modules, `env` settings."""
     argv = [
         sys.executable,
         "-m",
@@ -113,9 +119,9 @@ def celery_worker(
         "contactcenter",
         "worker",
         "-Q",
-        f"{settings.CELERY_TIMER_QUEUE},{settings.CELERY_TASK_DEFAULT_QUEUE}",
+        queues or f"{settings.CELERY_TIMER_QUEUE},{settings.CELERY_TASK_DEFAULT_QUEUE}",
         "-P",
-        "prefork",
+        pool,
         "-c",
         str(concurrency),
         "-n",

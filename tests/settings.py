@@ -13,6 +13,12 @@ os.environ.setdefault("THROTTLE_SESSION_CREATE", "100000/minute")
 os.environ.setdefault("THROTTLE_CUSTOMER_MESSAGE", "100000/minute")
 os.environ.setdefault("THROTTLE_AUTH_TOKEN", "100000/minute")
 os.environ.setdefault("THROTTLE_OFFLINE_MESSAGE", "100000/minute")
+# Webhook tests deliver to receivers on 127.0.0.1; the guard's tests turn this off.
+os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
+# Retries within seconds, not minutes; the pump triggered often.
+os.environ.setdefault("WEBHOOK_BACKOFF_SECONDS", "0.5")
+os.environ.setdefault("WEBHOOK_PUMP_SECONDS", "1")
+os.environ.setdefault("WEBHOOK_TIMEOUT_SECONDS", "2")
 # Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -1,0 +1,374 @@
+"""The delivery worker: sends pending deliveries, signed, and decides what happens next.
+
+One pump (`pump()`, run by the Celery task `webhooks_pump_task` on its own queue, one at a
+time by a Redis lock) claims due deliveries with a lease and sends them concurrently over one
+`httpx.AsyncClient` (connections kept alive per endpoint). Each webhook has at most
+`WEBHOOK_CONCURRENCY` requests in flight and the pump claims for a webhook only what it has
+room for: a slow endpoint fills its own slots and waits, the others go on at their pace.
+
+- 2xx: delivered. Timeouts (`WEBHOOK_TIMEOUT_SECONDS`, 10), connection errors, 429 and 5xx:
+  tried again after `WEBHOOK_BACKOFF_SECONDS` × 2^(attempt-1) (± 20 % jitter), 8 attempts in
+  all; any other status fails at once. A failure after the last attempt fails the delivery.
+- 50 deliveries failed in a row turn the webhook off (`disabled_reason` says why); one
+  delivered resets the count.
+- A lease (`leased_until`) outlives the timeout: a pump killed mid-send leaves its deliveries
+  leased, and when the lease runs out the next pump sends them again with the same
+  `X-Desk-Delivery` (at least once).
+- The URL is checked (webhooks_app/guard.py) before every attempt; redirects are not followed.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BREAKER = 50  # failed deliveries in a row that turn a webhook off
+RESPONSE_KEEP = 1024  # bytes of a response kept for the delivery log
+PUMP_LOCK = "webhooks:pump"
+WAKE_KEY = "webhooks:wake"
+TASK = "webhooks_app.tasks.webhooks_pump_task"
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 10)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before attempt `attempts + 1`, with jitter."""
+    base = settings.WEBHOOK_BACKOFF_SECONDS * 2 ** (attempts - 1)
+    return base * random.uniform(0.8, 1.2)  # noqa: S311 -- jitter, not a secret
+
+
+def body_of(event) -> bytes:
+    """The request body: the event as the contract shows it (the same on every attempt)."""
+    document = {
+        "id": str(event.id),
+        "type": event.type,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "data": event.data,
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def headers_for(delivery_id, event_type: str, secret: str, body: bytes, now: float) -> dict:
+    stamp = int(now)
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "contact-center-desk-webhooks/1",
+        "X-Desk-Event": event_type,
+        "X-Desk-Delivery": str(delivery_id),
+        "X-Desk-Timestamp": str(stamp),
+        "X-Desk-Signature": signature(secret, stamp, body),
+    }
+
+
+# --- waking the worker --------------------------------------------------------------------------
+
+
+def wake() -> None:
+    """After a commit that wrote deliveries: make sure a pump runs (a running one sees the
+    new rows within its poll). Never raises: the beat's trigger covers a lost wake."""
+    try:
+        if cache.get(PUMP_LOCK) is not None:
+            return
+        if not cache.add(WAKE_KEY, 1, timeout=1):
+            return  # woken within the last second: that pump will find these rows
+        from celery import current_app
+
+        current_app.send_task(TASK, queue=settings.WEBHOOK_QUEUE)
+    except Exception:  # noqa: BLE001 -- see the docstring
+        log.warning("could not wake the webhook worker", exc_info=True)
+
+
+# --- the database side (run in the pump's database thread) -------------------------------------
+
+
+@dataclass
+class Claimed:
+    id: object
+    webhook_id: int
+    url: str
+    secret: str
+    event_type: str
+    body: bytes
+    attempts: int
+
+
+def claim(in_flight: dict[int, int] | None, limit: int) -> list[Claimed]:
+    """Lease due deliveries of active webhooks: for each, as many as it has room for beside
+    its `in_flight` ones (`WEBHOOK_CONCURRENCY` in all), `limit` in all."""
+    from .models import Delivery, DeliveryStatus, Webhook
+
+    now = timezone.now()
+    shares = {}
+    for pk in Webhook.objects.filter(is_active=True).values_list("pk", flat=True):
+        free = settings.WEBHOOK_CONCURRENCY - (in_flight or {}).get(pk, 0)
+        if free > 0:
+            shares[pk] = free
+    found = []
+    with transaction.atomic():
+        for webhook_id, free in shares.items():
+            if len(found) >= limit:
+                break
+            due = (
+                Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(webhook_id=webhook_id, status=DeliveryStatus.PENDING)
+                .filter(next_attempt_at__lte=now)
+                .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+                .select_related("event", "webhook")
+                .order_by("next_attempt_at")[: min(free, limit - len(found))]
+            )
+            found += list(due)
+        if not found:
+            return []
+        Delivery.objects.filter(pk__in=[d.pk for d in found]).update(leased_until=now + lease())
+    return [
+        Claimed(
+            d.pk,
+            d.webhook_id,
+            d.webhook.url,
+            d.webhook.secret,
+            d.event_type,
+            body_of(d.event),
+            d.attempts,
+        )
+        for d in found
+    ]
+
+
+def soonest_due() -> float | None:
+    """Seconds until the next pending delivery of an active webhook is due (0 if one is)."""
+    from .models import Delivery, DeliveryStatus
+
+    found = (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, webhook__is_active=True)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", "leased_until")
+        .first()
+    )
+    if found is None:
+        return None
+    due = max(d for d in found if d is not None)
+    return max(0.0, (due - timezone.now()).total_seconds())
+
+
+@dataclass
+class Outcome:
+    claimed: Claimed
+    status_code: int | None
+    error: str
+    response: str
+    retry: bool  # a failure worth another attempt
+
+
+def settle(outcomes: list[Outcome]) -> None:
+    """Write what the attempts gave: delivered, due again later, or failed (and the webhooks'
+    runs of failures, the breaker)."""
+    from .models import Delivery, DeliveryStatus, Webhook
+
+    now = timezone.now()
+    failed_by_hook: dict[int, list[Outcome]] = defaultdict(list)
+    delivered_hooks = set()
+    with transaction.atomic():
+        for outcome in outcomes:
+            attempts = outcome.claimed.attempts + 1
+            fields = {
+                "attempts": attempts,
+                "leased_until": None,
+                "last_status_code": outcome.status_code,
+                "last_error": outcome.error[:500],
+                "response_body": outcome.response,
+            }
+            ok = outcome.status_code is not None and 200 <= outcome.status_code < 300
+            if ok:
+                fields.update(status=DeliveryStatus.DELIVERED, delivered_at=now, finished_at=now)
+                delivered_hooks.add(outcome.claimed.webhook_id)
+            elif outcome.retry and attempts < MAX_ATTEMPTS:
+                fields["next_attempt_at"] = now + timedelta(seconds=backoff(attempts))
+            else:
+                fields.update(status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None)
+                failed_by_hook[outcome.claimed.webhook_id].append(outcome)
+            # Only a delivery still pending is written: a redelivery asked meanwhile stands.
+            Delivery.objects.filter(pk=outcome.claimed.id, status=DeliveryStatus.PENDING).update(
+                **fields
+            )
+        if delivered_hooks:
+            Webhook.objects.filter(pk__in=delivered_hooks).update(failures_in_a_row=0)
+        for webhook_id, failed in failed_by_hook.items():
+            _count_failures(Webhook, webhook_id, failed, now)
+
+
+def _count_failures(Webhook, webhook_id: int, failed: list, now) -> None:  # noqa: N803
+    hook = Webhook.objects.select_for_update().filter(pk=webhook_id).first()
+    if hook is None:
+        return
+    hook.failures_in_a_row = F("failures_in_a_row") + len(failed)
+    hook.save(update_fields=["failures_in_a_row"])
+    hook.refresh_from_db(fields=["failures_in_a_row", "is_active"])
+    if hook.is_active and hook.failures_in_a_row >= BREAKER:
+        last = failed[-1]
+        why = f"HTTP {last.status_code}" if last.status_code else last.error or "no answer"
+        hook.is_active = False
+        hook.disabled_reason = (
+            f"Turned off at {now:%Y-%m-%d %H:%M:%S} UTC after {hook.failures_in_a_row} "
+            f"failed deliveries in a row (the last: {why[:120]})."
+        )
+        hook.save(update_fields=["is_active", "disabled_reason"])
+        log.warning("webhook %s turned off: %s", webhook_id, hook.disabled_reason)
+        from .outbox import forget_subscriptions
+
+        forget_subscriptions()
+
+
+# --- one attempt ---------------------------------------------------------------------------------
+
+
+async def attempt(client: httpx.AsyncClient, claimed: Claimed, loop) -> Outcome:
+    from . import guard
+
+    try:
+        await loop.run_in_executor(None, guard.check, claimed.url)
+    except guard.Refused as exc:
+        return Outcome(claimed, None, f"refused: {exc}", "", retry=False)
+    headers = headers_for(claimed.id, claimed.event_type, claimed.secret, claimed.body, time.time())
+    try:
+        response = await client.post(claimed.url, content=claimed.body, headers=headers)
+    except httpx.TimeoutException:
+        timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+        return Outcome(claimed, None, f"timed out after {timeout:g} s", "", retry=True)
+    except httpx.HTTPError as exc:
+        return Outcome(claimed, None, f"{type(exc).__name__}: {exc}"[:500], "", retry=True)
+    code = response.status_code
+    kept = response.content[:RESPONSE_KEEP].decode("utf-8", errors="replace")
+    retry = code == 429 or code >= 500
+    error = "" if 200 <= code < 300 else f"HTTP {code}"
+    if 300 <= code < 400:
+        error = f"HTTP {code} (redirects are not followed)"
+    return Outcome(claimed, code, error, kept, retry=retry)
+
+
+# --- the pump ----------------------------------------------------------------------------------
+
+
+class _Database:
+    """The pump's one thread for the ORM (a connection of its own, kept across calls)."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks-db")
+
+    async def run(self, func, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self._call, func, args)
+
+    @staticmethod
+    def _call(func, args):
+        close_old_connections()
+        return func(*args)
+
+    def close(self) -> None:
+        def closing():
+            from django.db import connections
+
+            connections.close_all()
+
+        self.pool.submit(closing).result()
+        self.pool.shutdown()
+
+
+async def pump(*, idle_seconds: float = 1.0, poll_seconds: float = 0.05, keep_alive=None) -> int:
+    """Send until nothing is due or in flight for `idle_seconds`; returns how many attempts.
+    `keep_alive()`: called now and then while running (the task refreshes its lock)."""
+    loop = asyncio.get_running_loop()
+    db = _Database()
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+    timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS)
+    in_flight: dict[int, int] = defaultdict(int)
+    running: set[asyncio.Task] = set()
+    finished: list[Outcome] = []
+    sent = 0
+    idle_since = time.monotonic()
+    last_alive = 0.0
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
+        try:
+            while True:
+                if keep_alive is not None and time.monotonic() - last_alive > 2:
+                    keep_alive()
+                    last_alive = time.monotonic()
+                if finished:
+                    done, finished[:] = list(finished), []
+                    await db.run(settle, done)
+                claimed = await db.run(claim, dict(in_flight), settings.WEBHOOK_CLAIM_BATCH)
+                for item in claimed:
+                    in_flight[item.webhook_id] += 1
+                    task = loop.create_task(attempt(client, item, loop))
+                    running.add(task)
+                    task.add_done_callback(
+                        lambda t, item=item: _finish(t, item, in_flight, running, finished)
+                    )
+                sent += len(claimed)
+                if claimed or running or finished:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since >= idle_seconds:
+                    # Nothing to do: wait on for a retry due soon, else leave it to beat.
+                    wait = await db.run(soonest_due)
+                    if wait is None or wait > settings.WEBHOOK_PUMP_SECONDS * 2:
+                        break
+                    idle_since = time.monotonic()
+                await asyncio.sleep(poll_seconds if not claimed else 0)
+        finally:
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            if finished:
+                await db.run(settle, list(finished))
+            db.close()
+    return sent
+
+
+def _finish(task, item, in_flight, running, finished) -> None:
+    running.discard(task)
+    in_flight[item.webhook_id] -= 1
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        finished.append(Outcome(item, None, f"{type(error).__name__}: {error}", "", retry=True))
+    else:
+        finished.append(task.result())
+
+
+def run_pump(**options) -> int:
+    """One pump at a time, by a Redis lock refreshed while it runs (a pump killed by a signal
+    lets the lock lapse in a few seconds). Returns how many attempts it made."""
+    token = f"{time.time()}-{random.random()}"  # noqa: S311
+    if not cache.add(PUMP_LOCK, token, timeout=10):
+        return 0
+
+    def keep_alive() -> None:
+        cache.set(PUMP_LOCK, token, timeout=10)
+
+    try:
+        return asyncio.run(pump(keep_alive=keep_alive, **options))
+    finally:
+        if cache.get(PUMP_LOCK) == token:
+            cache.delete(PUMP_LOCK)
