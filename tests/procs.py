@@ -41,6 +41,8 @@ def child_env(**extra: str) -> dict[str, str]:
         # Names in pushes read every time: code that needs one on an event loop's thread is
         # found at once, not only when a busy server lets the cache go stale.
         PUSH_NAME_TTL_SECONDS="0",
+        # The servers read the webhooks at every event: one made by a test is heard at once.
+        WEBHOOK_SUBSCRIPTIONS_TTL="0",
     )
     env.update(extra)
     return env

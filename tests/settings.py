@@ -19,6 +19,9 @@ os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
 os.environ.setdefault("WEBHOOK_BACKOFF_SECONDS", "0.5")
 os.environ.setdefault("WEBHOOK_PUMP_SECONDS", "1")
 os.environ.setdefault("WEBHOOK_TIMEOUT_SECONDS", "2")
+# This process reads the webhooks once and again after its own changes (the actions say so),
+# so tests that count statements see none of it; the servers it starts read them every time.
+os.environ.setdefault("WEBHOOK_SUBSCRIPTIONS_TTL", "3600")
 # Playwright's sync API runs an event loop in the test thread; the ORM must still work there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

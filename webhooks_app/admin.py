@@ -20,6 +20,7 @@ from .models import EVENT_TYPES, Delivery, Webhook
 
 
 class WebhookForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     events = forms.MultipleChoiceField(
         choices=[("*", "All events"), *((t, t) for t in EVENT_TYPES if t != "ping")],
         widget=forms.CheckboxSelectMultiple,

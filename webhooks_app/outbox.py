@@ -118,9 +118,31 @@ def _delivery(event: OutboxEvent, webhook_id: int, now) -> Delivery:
     )
 
 
+def _alive(webhook_ids: set) -> set:
+    """Which of these webhooks still exist and are on, each held (KEY SHARE) until the commit
+    so that none is deleted before its deliveries are in: this process's list may be up to
+    `WEBHOOK_SUBSCRIPTIONS_TTL` old."""
+    table = Webhook._meta.db_table
+    rows = sql.rows(
+        f"SELECT id FROM {table} WHERE is_active AND id IN ({sql.marks(len(webhook_ids))})"
+        + sql.lock_clause("FOR KEY SHARE"),
+        sorted(webhook_ids),
+    )
+    return {pk for (pk,) in rows}
+
+
 def _write(written: list, deliveries: list) -> int:
     if not deliveries:
         return 0
+    wanted = {d.webhook_id for d in deliveries}
+    alive = _alive(wanted)
+    if alive != wanted:  # deleted or turned off meanwhile: read them again next time
+        forget_subscriptions()
+        deliveries = [d for d in deliveries if d.webhook_id in alive]
+        kept = {d.event_id for d in deliveries}
+        written = [e for e in written if e.pk in kept]
+        if not deliveries:
+            return 0
     sql.insert(written, returning=False)
     sql.insert(deliveries, returning=False)
     transaction.on_commit(wake)

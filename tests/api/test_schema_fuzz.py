@@ -89,8 +89,14 @@ def test_fuzzed_requests_get_no_server_error_and_match_the_schema(
     from sessions_app.actions.offline import offline_message_create
 
     left = offline_message_create(customer_name="Fuzz", email="fuzz@example.com", message="Hi")
+    from webhooks_app.actions import webhook_create, webhook_ping
+
+    hook = webhook_create(url=f"{live_server_url}/nowhere/", events=["ping"])
+    pinged = webhook_ping(webhook_id=hook.pk)
     real_ids = {
         "message_id": str(left.pk),
+        "webhook_id": str(hook.pk),
+        "delivery_id": str(pinged.pk),
         "session_id": str(session.pk),
         "agent_id": str(agent.pk),
         "group_id": str(group.pk),
