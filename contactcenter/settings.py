@@ -264,8 +264,6 @@ CELERY_TASK_ROUTES = {
     "sessions_app.tasks.timers_due_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.timers_sweep_task": {"queue": CELERY_TIMER_QUEUE},
     "sessions_app.tasks.queue_drain_task": {"queue": CELERY_TIMER_QUEUE},
-    "webhooks_app.tasks.webhooks_pump_task": {"queue": "webhooks"},
-    "webhooks_app.tasks.webhooks_prune_task": {"queue": "webhooks"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -281,7 +279,9 @@ ASGI_SWITCH_INTERVAL_MS = float(os.environ.get("ASGI_SWITCH_INTERVAL_MS", "1"))
 # cc_event_loop_lag_seconds); 0 turns the check off.
 LOOP_LAG_INTERVAL_SECONDS = float(os.environ.get("LOOP_LAG_INTERVAL_SECONDS", "0.25"))
 # Webhooks (webhooks_app): a delivery worker of its own on this queue (Procfile `webhooks`).
-WEBHOOK_QUEUE = "webhooks"
+WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE", "webhooks")
+CELERY_TASK_ROUTES["webhooks_app.tasks.webhooks_pump_task"] = {"queue": WEBHOOK_QUEUE}
+CELERY_TASK_ROUTES["webhooks_app.tasks.webhooks_prune_task"] = {"queue": WEBHOOK_QUEUE}
 # Loopback, private, link-local and reserved addresses allowed as webhook targets: only for a
 # laptop (the default follows DEBUG).
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
@@ -475,5 +475,8 @@ LOGGING = {
         "celery.app.trace": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
         "celery.worker.strategy": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
         "celery.beat": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
+        # One line per webhook request: the delivery log (admin) says what happened instead.
+        "httpx": {"level": "WARNING"},
+        "celery.worker.request": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
     },
 }

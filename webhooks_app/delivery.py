@@ -2,7 +2,8 @@
 
 One pump (`pump()`, run by the Celery task `webhooks_pump_task` on its own queue, one at a
 time by a Redis lock) claims due deliveries with a lease and sends them concurrently over one
-`httpx.AsyncClient` (connections kept alive per endpoint). Each webhook has at most
+`httpx.AsyncClient` per webhook (its connections kept alive between deliveries; a pool no
+bigger than what the webhook may have in flight). Each webhook has at most
 `WEBHOOK_CONCURRENCY` requests in flight and the pump claims for a webhook only what it has
 room for: a slow endpoint fills its own slots and waits, the others go on at their pace.
 
@@ -24,7 +25,7 @@ import json
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +36,8 @@ from django.core.cache import cache
 from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from core import sql
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +119,16 @@ class Claimed:
     attempts: int
 
 
-def claim(in_flight: dict[int, int] | None, limit: int) -> list[Claimed]:
+def claim(held: dict[int, int] | None, limit: int) -> list[Claimed]:
     """Lease due deliveries of active webhooks: for each, as many as it has room for beside
-    its `in_flight` ones (`WEBHOOK_CONCURRENCY` in all), `limit` in all."""
+    the ones it `held` (in flight or waiting their turn in the pump: twice
+    `WEBHOOK_CONCURRENCY` at most, so a slot that frees is filled at once), `limit` in all."""
     from .models import Delivery, DeliveryStatus, Webhook
 
     now = timezone.now()
     shares = {}
     for pk in Webhook.objects.filter(is_active=True).values_list("pk", flat=True):
-        free = settings.WEBHOOK_CONCURRENCY - (in_flight or {}).get(pk, 0)
+        free = 2 * settings.WEBHOOK_CONCURRENCY - (held or {}).get(pk, 0)
         if free > 0:
             shares[pk] = free
     found = []
@@ -158,6 +162,12 @@ def claim(in_flight: dict[int, int] | None, limit: int) -> list[Claimed]:
     ]
 
 
+def release(ids: list) -> None:
+    from .models import Delivery
+
+    Delivery.objects.filter(pk__in=ids).update(leased_until=None)
+
+
 def soonest_due() -> float | None:
     """Seconds until the next pending delivery of an active webhook is due (0 if one is)."""
     from .models import Delivery, DeliveryStatus
@@ -184,15 +194,19 @@ class Outcome:
 
 
 def settle(outcomes: list[Outcome]) -> None:
-    """Write what the attempts gave: delivered, due again later, or failed (and the webhooks'
-    runs of failures, the breaker)."""
+    """Write what the attempts gave: delivered (all in one statement), due again later, or
+    failed (and the webhooks' runs of failures, the breaker)."""
     from .models import Delivery, DeliveryStatus, Webhook
 
     now = timezone.now()
     failed_by_hook: dict[int, list[Outcome]] = defaultdict(list)
-    delivered_hooks = set()
+    delivered = [o for o in outcomes if o.status_code is not None and 200 <= o.status_code < 300]
     with transaction.atomic():
+        _settle_delivered(delivered, now)
+        done = {id(o) for o in delivered}
         for outcome in outcomes:
+            if id(outcome) in done:
+                continue
             attempts = outcome.claimed.attempts + 1
             fields = {
                 "attempts": attempts,
@@ -201,11 +215,7 @@ def settle(outcomes: list[Outcome]) -> None:
                 "last_error": outcome.error[:500],
                 "response_body": outcome.response,
             }
-            ok = outcome.status_code is not None and 200 <= outcome.status_code < 300
-            if ok:
-                fields.update(status=DeliveryStatus.DELIVERED, delivered_at=now, finished_at=now)
-                delivered_hooks.add(outcome.claimed.webhook_id)
-            elif outcome.retry and attempts < MAX_ATTEMPTS:
+            if outcome.retry and attempts < MAX_ATTEMPTS:
                 fields["next_attempt_at"] = now + timedelta(seconds=backoff(attempts))
             else:
                 fields.update(status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None)
@@ -214,10 +224,36 @@ def settle(outcomes: list[Outcome]) -> None:
             Delivery.objects.filter(pk=outcome.claimed.id, status=DeliveryStatus.PENDING).update(
                 **fields
             )
-        if delivered_hooks:
-            Webhook.objects.filter(pk__in=delivered_hooks).update(failures_in_a_row=0)
+        hooks = {o.claimed.webhook_id for o in delivered}
+        if hooks:
+            Webhook.objects.filter(pk__in=hooks, failures_in_a_row__gt=0).update(
+                failures_in_a_row=0
+            )
         for webhook_id, failed in failed_by_hook.items():
             _count_failures(Webhook, webhook_id, failed, now)
+
+
+def _settle_delivered(delivered: list[Outcome], now) -> None:
+    """Every delivered one in one UPDATE (a busy endpoint gets hundreds a second)."""
+    from .models import Delivery
+
+    if not delivered:
+        return
+    table = Delivery._meta.db_table
+    at = sql.db_value(Delivery, "delivered_at", now)
+    rows = ", ".join(["(%s, %s, %s)"] * len(delivered))
+    params = []
+    for o in delivered:
+        params += [sql.db_value(Delivery, "id", o.claimed.id), o.status_code, o.response]
+    cast = "::uuid" if sql.is_postgres() else ""
+    sql.execute(
+        f"UPDATE {table} SET status = 'delivered', attempts = attempts + 1, "
+        f"leased_until = NULL, last_status_code = v.code, last_error = '', "
+        f"response_body = v.body, delivered_at = %s, finished_at = %s "
+        f"FROM (VALUES {rows}) AS v(id, code, body) "
+        f"WHERE {table}.id = v.id{cast} AND {table}.status = 'pending'",
+        [at, at, *params],
+    )
 
 
 def _count_failures(Webhook, webhook_id: int, failed: list, now) -> None:  # noqa: N803
@@ -296,65 +332,121 @@ class _Database:
         self.pool.shutdown()
 
 
+class _Clients:
+    """One httpx client per webhook: its own small pool of kept-alive connections (one pool
+    for all made httpcore scan hundreds of connections on every request)."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, httpx.AsyncClient] = {}
+
+    def of(self, webhook_id: int) -> httpx.AsyncClient:
+        client = self.found.get(webhook_id)
+        if client is None:
+            size = settings.WEBHOOK_CONCURRENCY
+            client = httpx.AsyncClient(
+                timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS),
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                follow_redirects=False,
+            )
+            self.found[webhook_id] = client
+        return client
+
+    async def close(self) -> None:
+        for client in self.found.values():
+            await client.aclose()
+
+
 async def pump(*, idle_seconds: float = 1.0, poll_seconds: float = 0.05, keep_alive=None) -> int:
     """Send until nothing is due or in flight for `idle_seconds`; returns how many attempts.
     `keep_alive()`: called now and then while running (the task refreshes its lock)."""
-    loop = asyncio.get_running_loop()
-    db = _Database()
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
-    timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS)
-    in_flight: dict[int, int] = defaultdict(int)
-    running: set[asyncio.Task] = set()
-    finished: list[Outcome] = []
-    sent = 0
+    state = _Pump(asyncio.get_running_loop())
     idle_since = time.monotonic()
     last_alive = 0.0
-    async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
-        try:
-            while True:
-                if keep_alive is not None and time.monotonic() - last_alive > 2:
-                    keep_alive()
-                    last_alive = time.monotonic()
-                if finished:
-                    done, finished[:] = list(finished), []
-                    await db.run(settle, done)
-                claimed = await db.run(claim, dict(in_flight), settings.WEBHOOK_CLAIM_BATCH)
-                for item in claimed:
-                    in_flight[item.webhook_id] += 1
-                    task = loop.create_task(attempt(client, item, loop))
-                    running.add(task)
-                    task.add_done_callback(
-                        lambda t, item=item: _finish(t, item, in_flight, running, finished)
-                    )
-                sent += len(claimed)
-                if claimed or running or finished:
-                    idle_since = time.monotonic()
-                elif time.monotonic() - idle_since >= idle_seconds:
-                    # Nothing to do: wait on for a retry due soon, else leave it to beat.
-                    wait = await db.run(soonest_due)
-                    if wait is None or wait > settings.WEBHOOK_PUMP_SECONDS * 2:
-                        break
-                    idle_since = time.monotonic()
-                await asyncio.sleep(poll_seconds if not claimed else 0)
-        finally:
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-            if finished:
-                await db.run(settle, list(finished))
-            db.close()
-    return sent
+    try:
+        while True:
+            if keep_alive is not None and time.monotonic() - last_alive > 2:
+                keep_alive()
+                last_alive = time.monotonic()
+            if state.finished:
+                done, state.finished = state.finished, []
+                await state.db.run(settle, done)
+            claimed = await state.db.run(claim, state.held(), settings.WEBHOOK_CLAIM_BATCH)
+            state.take(claimed)
+            if claimed or state.running or state.finished:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= idle_seconds:
+                # Nothing to do: wait on for a retry due soon, else leave it to beat.
+                wait = await state.db.run(soonest_due)
+                if wait is None or wait > settings.WEBHOOK_PUMP_SECONDS * 2:
+                    break
+                idle_since = time.monotonic()
+            if state.running:  # until one finishes, or the next poll
+                await asyncio.wait(
+                    set(state.running), timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+            else:
+                await asyncio.sleep(poll_seconds)
+    finally:
+        await state.close()
+    return state.sent
 
 
-def _finish(task, item, in_flight, running, finished) -> None:
-    running.discard(task)
-    in_flight[item.webhook_id] -= 1
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None:
-        finished.append(Outcome(item, None, f"{type(error).__name__}: {error}", "", retry=True))
-    else:
-        finished.append(task.result())
+class _Pump:
+    """What one pump holds: per webhook the deliveries it leased and has not sent yet, and how
+    many it has in flight; a slot that frees starts the next at once, with no query."""
+
+    def __init__(self, loop) -> None:
+        self.loop = loop
+        self.db = _Database()
+        self.clients = _Clients()
+        self.waiting: dict[int, deque] = defaultdict(deque)
+        self.in_flight: dict[int, int] = defaultdict(int)
+        self.running: set[asyncio.Task] = set()
+        self.finished: list[Outcome] = []
+        self.sent = 0
+
+    def held(self) -> dict[int, int]:
+        return {pk: self.in_flight[pk] + len(q) for pk, q in self.waiting.items()}
+
+    def take(self, claimed: list[Claimed]) -> None:
+        for item in claimed:
+            self.waiting[item.webhook_id].append(item)
+        for webhook_id in {item.webhook_id for item in claimed}:
+            self.start(webhook_id)
+
+    def start(self, webhook_id: int) -> None:
+        queue = self.waiting[webhook_id]
+        while queue and self.in_flight[webhook_id] < settings.WEBHOOK_CONCURRENCY:
+            item = queue.popleft()
+            self.in_flight[webhook_id] += 1
+            self.sent += 1
+            client = self.clients.of(webhook_id)
+            task = self.loop.create_task(attempt(client, item, self.loop))
+            self.running.add(task)
+            task.add_done_callback(lambda t, item=item: self.done(t, item))
+
+    def done(self, task: asyncio.Task, item: Claimed) -> None:
+        self.running.discard(task)
+        self.in_flight[item.webhook_id] -= 1
+        if not task.cancelled():
+            error = task.exception()
+            if error is not None:
+                why = f"{type(error).__name__}: {error}"
+                self.finished.append(Outcome(item, None, why, "", retry=True))
+            else:
+                self.finished.append(task.result())
+        self.start(item.webhook_id)
+
+    async def close(self) -> None:
+        unsent = [item.id for queue in self.waiting.values() for item in queue]
+        if unsent:  # leased, never sent: free for the next pump at once
+            await self.db.run(release, unsent)
+        if self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
+        if self.finished:
+            await self.db.run(settle, self.finished)
+        self.db.close()
+        await self.clients.close()
 
 
 def run_pump(**options) -> int:

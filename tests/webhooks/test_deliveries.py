@@ -217,11 +217,11 @@ def test_a_success_resets_the_run_of_failures(hooks, receiver):
 def test_the_worker_killed_with_200_in_flight_delivers_all_after_a_restart(
     hooks, receiver, webhook_worker
 ):
-    # Given 25 webhooks with 8 deliveries each, to a receiver taking 2 s per request: with 8 in
-    # flight per webhook, all 200 are being sent at once
+    # Given 25 webhooks with 8 deliveries each, to a receiver taking 1 s per request (within
+    # the timeout): with 8 in flight per webhook, all 200 are being sent at once
     paths = [path() for _ in range(25)]
     for where in paths:
-        receiver.scripts[where] = Script(delays=[2.0])
+        receiver.scripts[where] = Script(delays=[1.0])
     made = [webhook_create(url=receiver.url(p), events=["ping"]) for p in paths]
     wanted = {str(webhook_ping(webhook_id=h.pk).pk) for h in made for _ in range(8)}
     assert len(wanted) == 200
