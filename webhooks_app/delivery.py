@@ -90,14 +90,32 @@ def headers_for(delivery_id, event_type: str, secret: str, body: bytes, now: flo
 # --- waking the worker --------------------------------------------------------------------------
 
 
+def wake_channel() -> str:
+    return f"{settings.REDIS_PREFIX}:webhooks:wake"
+
+
+_publisher: dict = {}
+
+
+def _redis():
+    import redis
+
+    client = _publisher.get("client")
+    if client is None:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        _publisher["client"] = client
+    return client
+
+
 def wake() -> None:
-    """After a commit that wrote deliveries: make sure a pump runs (a running one sees the
-    new rows within its poll). Never raises: the beat's trigger covers a lost wake."""
+    """After a commit that wrote deliveries: a running pump hears it at once (Redis pub/sub)
+    and claims them; with none listening, one is started. Never raises: the beat's trigger
+    covers a lost wake."""
     try:
-        if cache.get(PUMP_LOCK) is not None:
-            return
+        if _redis().publish(wake_channel(), b"1"):
+            return  # a pump is listening
         if not cache.add(WAKE_KEY, 1, timeout=1):
-            return  # woken within the last second: that pump will find these rows
+            return  # one was started within the last second: it will find these rows
         from celery import current_app
 
         current_app.send_task(TASK, queue=settings.WEBHOOK_QUEUE)
@@ -281,11 +299,32 @@ def _count_failures(Webhook, webhook_id: int, failed: list, now) -> None:  # noq
 # --- one attempt ---------------------------------------------------------------------------------
 
 
+_CHECKED: dict[str, float] = {}  # URL -> when its addresses were last found public
+_CHECK_FOR = 1.0  # seconds a check stands: one resolution per endpoint per second, not per POST
+
+
+async def _checked(url: str, loop) -> None:
+    """The guard's check, resolving the host off the event loop, at most once a second per
+    URL (a burst to one endpoint resolves it once)."""
+    from . import guard
+
+    if settings.WEBHOOK_ALLOW_PRIVATE:
+        guard.check(url)  # the shape only: nothing to resolve
+        return
+    now = time.monotonic()
+    if now - _CHECKED.get(url, -_CHECK_FOR) < _CHECK_FOR:
+        return
+    await loop.run_in_executor(None, guard.check, url)
+    _CHECKED[url] = now
+    if len(_CHECKED) > 10_000:
+        _CHECKED.clear()
+
+
 async def attempt(client: httpx.AsyncClient, claimed: Claimed, loop) -> Outcome:
     from . import guard
 
     try:
-        await loop.run_in_executor(None, guard.check, claimed.url)
+        await _checked(claimed.url, loop)
     except guard.Refused as exc:
         return Outcome(claimed, None, f"refused: {exc}", "", retry=False)
     headers = headers_for(claimed.id, claimed.event_type, claimed.secret, claimed.body, time.time())
@@ -356,10 +395,11 @@ class _Clients:
             await client.aclose()
 
 
-async def pump(*, idle_seconds: float = 1.0, poll_seconds: float = 0.05, keep_alive=None) -> int:
+async def pump(*, idle_seconds: float = 1.0, poll_seconds: float = 0.25, keep_alive=None) -> int:
     """Send until nothing is due or in flight for `idle_seconds`; returns how many attempts.
     `keep_alive()`: called now and then while running (the task refreshes its lock)."""
     state = _Pump(asyncio.get_running_loop())
+    listener = asyncio.get_running_loop().create_task(_listen(state.woken))
     idle_since = time.monotonic()
     last_alive = 0.0
     try:
@@ -380,15 +420,36 @@ async def pump(*, idle_seconds: float = 1.0, poll_seconds: float = 0.05, keep_al
                 if wait is None or wait > settings.WEBHOOK_PUMP_SECONDS * 2:
                     break
                 idle_since = time.monotonic()
-            if state.running:  # until one finishes, or the next poll
-                await asyncio.wait(
-                    set(state.running), timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
-                )
-            else:
-                await asyncio.sleep(poll_seconds)
+            # Until one finishes, new deliveries are committed, or the next poll.
+            state.woken.clear()
+            waker = asyncio.ensure_future(state.woken.wait())
+            await asyncio.wait(
+                {waker, *state.running}, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            waker.cancel()
     finally:
+        listener.cancel()
         await state.close()
     return state.sent
+
+
+async def _listen(woken: asyncio.Event) -> None:
+    """Set `woken` whenever a commit wrote deliveries (wake()). Without Redis, polling does."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        async with client.pubsub() as pubsub:
+            await pubsub.subscribe(wake_channel())
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    woken.set()
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 -- the poll still finds everything, later
+        log.warning("the webhook pump cannot listen for wakes; polling only", exc_info=True)
+    finally:
+        await client.aclose()
 
 
 class _Pump:
@@ -404,6 +465,7 @@ class _Pump:
         self.running: set[asyncio.Task] = set()
         self.finished: list[Outcome] = []
         self.sent = 0
+        self.woken = asyncio.Event()
 
     def held(self) -> dict[int, int]:
         return {pk: self.in_flight[pk] + len(q) for pk, q in self.waiting.items()}
