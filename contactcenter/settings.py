@@ -361,8 +361,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "SessionStateEnum": "sessions_app.models.SessionState",
-        "AgentStatusEnum": "agents_app.models.AgentStatus",
+        "AgentStatusEnum": ["online", "away", "offline"],
         "HealthCheckEnum": ["ok", "down"],
+        "DeliveryStatusEnum": ["pending", "delivered", "failed"],
     },
 }
 
