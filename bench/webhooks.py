@@ -215,6 +215,26 @@ def bare_posts(url: str, count: int = 300) -> list[float]:
     return took
 
 
+def bare_throughput(url: str, count: int = 2000, concurrency: int = 8) -> float:
+    """The second yardstick: bare httpx POSTs, `concurrency` at a time on kept connections,
+    per second (what one process could send with no desk at all)."""
+
+    async def run() -> float:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits) as client:
+            gate = asyncio.Semaphore(concurrency)
+
+            async def one(n: int) -> None:
+                async with gate:
+                    await client.post(url, content=b"{}", headers={"X-Desk-Delivery": f"t{n}"})
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one(n) for n in range(count)))
+            return count / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -239,6 +259,7 @@ def main() -> None:
     try:
         time.sleep(3)  # the worker's boot
         bare = bare_posts(receivers.url("fast"))
+        raw = bare_throughput(receivers.url("fast"))
         drain_rate(fast, receivers, 200)  # warm-up: connections, the worker's imports
         alone, alone_took = drain_rate(fast, receivers, args.backlog)
         slow_ids, _ = make_deliveries(slow, args.slow_backlog)
@@ -251,6 +272,8 @@ def main() -> None:
         worker.wait(timeout=20)
     figures = {
         "bare_post_ms": {"p50": pct(bare, 50), "p99": pct(bare, 99)},
+        "bare_httpx_8_at_a_time_per_s": raw,
+        "fast_alone_over_bare_httpx": alone / raw,
         "fast_alone_per_s": alone,
         "fast_beside_slow_backlog_per_s": beside,
         "slow_cost_pct": (1 - beside / alone) * 100,
@@ -261,7 +284,11 @@ def main() -> None:
         "rate": args.rate,
     }
     print(f"yardstick: bare httpx POST  p50 {pct(bare, 50):6.2f} ms   p99 {pct(bare, 99):6.2f} ms")
-    print(f"fast receiver, alone:            {alone:7.0f} deliveries/s ({alone_took:.1f} s)")
+    print(f"yardstick: bare httpx, 8 at a time: {raw:7.0f} POSTs/s (no desk at all)")
+    print(
+        f"fast receiver, alone:            {alone:7.0f} deliveries/s ({alone_took:.1f} s;"
+        f" {alone / raw:.2f} of the bare client's rate)"
+    )
     print(
         f"fast receiver, slow backlogged:  {beside:7.0f} deliveries/s ({beside_took:.1f} s);"
         f" slow one meanwhile {slow_done}/{args.slow_backlog}"

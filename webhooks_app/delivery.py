@@ -34,7 +34,7 @@ import httpx
 from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from core import sql
@@ -137,47 +137,65 @@ class Claimed:
     attempts: int
 
 
+_active: dict = {"at": None, "hooks": {}}
+
+
+def _active_hooks() -> dict[int, tuple[str, str]]:
+    """id -> (url, secret) of the active webhooks, read at most once a second by a pump (a
+    change reaches the next attempts within that second)."""
+    from .models import Webhook
+
+    now = time.monotonic()
+    if _active["at"] is None or now - _active["at"] >= 1.0:
+        rows = Webhook.objects.filter(is_active=True).values_list("pk", "url", "secret")
+        _active.update(at=now, hooks={pk: (url, secret) for pk, url, secret in rows})
+    return _active["hooks"]
+
+
 def claim(held: dict[int, int] | None, limit: int) -> list[Claimed]:
     """Lease due deliveries of active webhooks: for each, as many as it has room for beside
     the ones it `held` (in flight or waiting their turn in the pump: twice
-    `WEBHOOK_CONCURRENCY` at most, so a slot that frees is filled at once), `limit` in all."""
-    from .models import Delivery, DeliveryStatus, Webhook
+    `WEBHOOK_CONCURRENCY` at most, so a slot that frees is filled at once), `limit` in all.
+    One statement per webhook (select, skip what another holds, lease, return), then one for
+    the events' bodies."""
+    from .models import Delivery, OutboxEvent
 
+    hooks = _active_hooks()
+    table = Delivery._meta.db_table
     now = timezone.now()
-    shares = {}
-    for pk in Webhook.objects.filter(is_active=True).values_list("pk", flat=True):
-        free = 2 * settings.WEBHOOK_CONCURRENCY - (held or {}).get(pk, 0)
-        if free > 0:
-            shares[pk] = free
-    found = []
-    with transaction.atomic():
-        for webhook_id, free in shares.items():
-            if len(found) >= limit:
-                break
-            due = (
-                Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(webhook_id=webhook_id, status=DeliveryStatus.PENDING)
-                .filter(next_attempt_at__lte=now)
-                .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-                .select_related("event", "webhook")
-                .order_by("next_attempt_at")[: min(free, limit - len(found))]
-            )
-            found += list(due)
-        if not found:
-            return []
-        Delivery.objects.filter(pk__in=[d.pk for d in found]).update(leased_until=now + lease())
-    return [
-        Claimed(
-            d.pk,
-            d.webhook_id,
-            d.webhook.url,
-            d.webhook.secret,
-            d.event_type,
-            body_of(d.event),
-            d.attempts,
+    at, until = (sql.db_value(Delivery, "leased_until", t) for t in (now, now + lease()))
+    found: list[tuple] = []
+    for webhook_id in hooks:
+        free = min(
+            2 * settings.WEBHOOK_CONCURRENCY - (held or {}).get(webhook_id, 0), limit - len(found)
         )
-        for d in found
-    ]
+        if free <= 0:
+            continue
+        found += sql.rows(
+            f"WITH due AS (SELECT id FROM {table} WHERE webhook_id = %s AND status = 'pending'"
+            " AND next_attempt_at <= %s AND (leased_until IS NULL OR leased_until < %s)"
+            f" ORDER BY next_attempt_at LIMIT %s{sql.lock_clause('FOR UPDATE SKIP LOCKED')})"
+            f" UPDATE {table} SET leased_until = %s WHERE id IN (SELECT id FROM due)"
+            " RETURNING id, webhook_id, event_id, event_type, attempts",
+            [webhook_id, at, at, free, until],
+        )
+    if not found:
+        return []
+    events = {e.pk: e for e in OutboxEvent.objects.filter(pk__in={row[2] for row in found})}
+    claimed = []
+    for pk, webhook_id, event_id, event_type, attempts in found:
+        url, secret = hooks[webhook_id]
+        event = events[_uuid(event_id)]
+        claimed.append(
+            Claimed(_uuid(pk), webhook_id, url, secret, event_type, body_of(event), attempts)
+        )
+    return claimed
+
+
+def _uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def release(ids: list) -> None:
@@ -290,6 +308,7 @@ def _count_failures(Webhook, webhook_id: int, failed: list, now) -> None:  # noq
             f"failed deliveries in a row (the last: {why[:120]})."
         )
         hook.save(update_fields=["is_active", "disabled_reason"])
+        _active["at"] = None  # this pump stops claiming for it at once
         log.warning("webhook %s turned off: %s", webhook_id, hook.disabled_reason)
         from .outbox import forget_subscriptions
 
@@ -395,36 +414,52 @@ class _Clients:
             await client.aclose()
 
 
+SETTLE_EVERY = 0.02  # seconds: outcomes are written in batches at most this often
+
+
 async def pump(*, idle_seconds: float = 1.0, poll_seconds: float = 0.25, keep_alive=None) -> int:
     """Send until nothing is due or in flight for `idle_seconds`; returns how many attempts.
-    `keep_alive()`: called now and then while running (the task refreshes its lock)."""
+    `keep_alive()`: called now and then while running (the task refreshes its lock).
+
+    The database is asked for more only when it may have some for us: woken by a commit, an
+    endpoint's queue running low, or the poll; outcomes are written in batches. (Asking at
+    every finished request cost more CPU than the requests themselves.)"""
     state = _Pump(asyncio.get_running_loop())
     listener = asyncio.get_running_loop().create_task(_listen(state.woken))
     idle_since = time.monotonic()
-    last_alive = 0.0
+    last_alive = last_settle = 0.0
+    last_claim = -poll_seconds
     try:
         while True:
-            if keep_alive is not None and time.monotonic() - last_alive > 2:
+            now = time.monotonic()
+            if keep_alive is not None and now - last_alive > 2:
                 keep_alive()
-                last_alive = time.monotonic()
-            if state.finished:
+                last_alive = now
+            if state.finished and (len(state.finished) >= 64 or now - last_settle >= SETTLE_EVERY):
                 done, state.finished = state.finished, []
                 await state.db.run(settle, done)
-            claimed = await state.db.run(claim, state.held(), settings.WEBHOOK_CLAIM_BATCH)
-            state.take(claimed)
-            if claimed or state.running or state.finished:
+                last_settle = time.monotonic()
+            woken = state.woken.is_set()
+            state.woken.clear()
+            claimed = []
+            if woken or state.hungry() or now - last_claim >= poll_seconds:
+                claimed = await state.db.run(claim, state.held(), settings.WEBHOOK_CLAIM_BATCH)
+                last_claim = time.monotonic()
+                state.take(claimed)
+            if claimed or state.running or state.finished or state.queued():
                 idle_since = time.monotonic()
-            elif time.monotonic() - idle_since >= idle_seconds:
+            elif now - idle_since >= idle_seconds:
                 # Nothing to do: wait on for a retry due soon, else leave it to beat.
                 wait = await state.db.run(soonest_due)
                 if wait is None or wait > settings.WEBHOOK_PUMP_SECONDS * 2:
                     break
                 idle_since = time.monotonic()
-            # Until one finishes, new deliveries are committed, or the next poll.
-            state.woken.clear()
+            # Until one finishes, new deliveries are committed, or the next poll (or, with
+            # outcomes to write, the next batch).
+            timeout = SETTLE_EVERY if state.finished else poll_seconds
             waker = asyncio.ensure_future(state.woken.wait())
             await asyncio.wait(
-                {waker, *state.running}, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                {waker, *state.running}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
             waker.cancel()
     finally:
@@ -466,11 +501,23 @@ class _Pump:
         self.finished: list[Outcome] = []
         self.sent = 0
         self.woken = asyncio.Event()
+        self.dry: set[int] = set()  # endpoints the last look found nothing more for
 
     def held(self) -> dict[int, int]:
         return {pk: self.in_flight[pk] + len(q) for pk, q in self.waiting.items()}
 
+    def hungry(self) -> bool:
+        """An endpoint's queue is half gone, and the last look found it some: fetch more in
+        one go (one that came back empty waits for a wake or the poll)."""
+        low = settings.WEBHOOK_CONCURRENCY // 2
+        return any(len(queue) <= low and pk not in self.dry for pk, queue in self.waiting.items())
+
+    def queued(self) -> bool:
+        return any(self.waiting.values())
+
     def take(self, claimed: list[Claimed]) -> None:
+        got = {item.webhook_id for item in claimed}
+        self.dry = {pk for pk in self.waiting if pk not in got}
         for item in claimed:
             self.waiting[item.webhook_id].append(item)
         for webhook_id in {item.webhook_id for item in claimed}:
