@@ -74,11 +74,9 @@ def clean_holidays(value: object, *, field: str = "holidays") -> list[str]:
     days = set()
     for item in value:
         try:
-            days.add(date.fromisoformat(item).isoformat() if isinstance(item, str) else None)
-        except ValueError:
-            days.add(None)
-        if None in days:
-            raise Invalid('Holidays are dates, "YYYY-MM-DD".', field=field)
+            days.add(date.fromisoformat(item).isoformat())
+        except (TypeError, ValueError):
+            raise Invalid('Holidays are dates, "YYYY-MM-DD".', field=field) from None
     return sorted(days)
 
 
