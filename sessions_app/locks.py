@@ -49,6 +49,15 @@ def lock_session(
         raise NotFound("No such chat session.") from None
 
 
+def lock_session_for_timer(session_id: UUID | str, *, wait: bool = True) -> ChatSession | None:
+    """The session locked for a timer's re-check, or None: no such session, or (`wait=False`)
+    someone else holds it (they end it, or move or clear its deadline)."""
+    try:
+        return lock_session(session_id, wait=wait)
+    except NotFound:
+        return None
+
+
 def lock_sessions(session_ids) -> dict:
     """Several sessions, locked in pk order (waiting): id -> session. Unknown ids are left out."""
     sessions = ChatSession.objects.select_for_update().filter(pk__in=session_ids).order_by("pk")

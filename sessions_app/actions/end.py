@@ -8,12 +8,12 @@ from django.utils import timezone
 
 from agents_app.models import Agent
 from agents_app.selectors import service_settings
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid
 
 from .. import events
 from ..access import check_agent_acts
 from ..events import Event
-from ..locks import lock_session, lock_standing_offer
+from ..locks import lock_session, lock_session_for_timer, lock_standing_offer
 from ..models import ChatSession, EndReason, EventKind, OfferOutcome, SessionState
 from ..prompts import post_locked
 from ..routing.drain import drain_after_commit
@@ -95,10 +95,7 @@ def session_queue_timeout(*, session_id: UUID | str, wait: bool = True) -> bool:
     customer hears the queue timeout notice with the end, and may leave a message. An offer
     standing on it is withdrawn. `wait=False`: leave a session someone holds to them."""
     with transaction.atomic():
-        try:
-            session = lock_session(session_id, wait=wait)
-        except NotFound:
-            return False
+        session = lock_session_for_timer(session_id, wait=wait)
         if session is None:
             return False
         now = timezone.now()

@@ -18,7 +18,7 @@ from core.text import clean_body
 from .. import attachments, events
 from ..access import check_agent_acts
 from ..events import Event, message_created
-from ..locks import lock_session
+from ..locks import lock_session, lock_session_for_timer
 from ..models import Attachment, ChatSession, EndReason, EventKind, Message, Sender, SessionState
 from ..prompts import post_locked
 from .end import end_locked
@@ -160,10 +160,7 @@ def session_idle_warn(*, session_id: UUID | str, wait: bool = True) -> bool:
     one), never after a customer reply (it cleared the moment) or the end. `wait=False`: leave
     a session someone holds to them."""
     with transaction.atomic():
-        try:
-            session = lock_session(session_id, wait=wait)
-        except NotFound:
-            return False
+        session = lock_session_for_timer(session_id, wait=wait)
         if session is None:
             return False
         now = timezone.now()
@@ -203,12 +200,9 @@ def session_idle_end(
         except (ValidationError, ValueError):
             return False  # not a session id at all
     with transaction.atomic():
-        try:
-            session = lock_session(session_id, wait=wait)
-        except NotFound:
-            return False
+        session = lock_session_for_timer(session_id, wait=wait)
         if session is None:
-            return False  # held by someone else, as `wait` allowed
+            return False
         now = timezone.now()
         if session.state != SessionState.ACTIVE or session.idle_deadline is None:
             return False
