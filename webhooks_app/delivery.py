@@ -318,37 +318,42 @@ def _count_failures(Webhook, webhook_id: int, failed: list, now) -> None:  # noq
 # --- one attempt ---------------------------------------------------------------------------------
 
 
-_CHECKED: dict[str, float] = {}  # URL -> when its addresses were last found public
+_CHECKED: dict[str, tuple[float, str | None]] = {}  # URL -> (when, the public address found)
 _CHECK_FOR = 1.0  # seconds a check stands: one resolution per endpoint per second, not per POST
 
 
-async def _checked(url: str, loop) -> None:
+async def _checked(url: str, loop) -> str | None:
     """The guard's check, resolving the host off the event loop, at most once a second per
-    URL (a burst to one endpoint resolves it once)."""
+    URL (a burst to one endpoint resolves it once); the address to connect to."""
     from . import guard
 
     if settings.WEBHOOK_ALLOW_PRIVATE:
-        guard.check(url)  # the shape only: nothing to resolve
-        return
+        return guard.check(url)  # the shape only: nothing to resolve
     now = time.monotonic()
-    if now - _CHECKED.get(url, -_CHECK_FOR) < _CHECK_FOR:
-        return
-    await loop.run_in_executor(None, guard.check, url)
-    _CHECKED[url] = now
+    when, address = _CHECKED.get(url, (-_CHECK_FOR, None))
+    if now - when < _CHECK_FOR:
+        return address
+    address = await loop.run_in_executor(None, guard.check, url)
     if len(_CHECKED) > 10_000:
         _CHECKED.clear()
+    _CHECKED[url] = (now, address)
+    return address
 
 
 async def attempt(client: httpx.AsyncClient, claimed: Claimed, loop) -> Outcome:
     from . import guard
 
     try:
-        await _checked(claimed.url, loop)
+        address = await _checked(claimed.url, loop)
     except guard.Refused as exc:
         return Outcome(claimed, None, f"refused: {exc}", "", retry=False)
     headers = headers_for(claimed.id, claimed.event_type, claimed.secret, claimed.body, time.time())
+    # To the address just checked, not to whatever the name resolves to a moment later.
+    url, host, extensions = guard.pinned(claimed.url, address)
     try:
-        response = await client.post(claimed.url, content=claimed.body, headers=headers)
+        response = await client.post(
+            url, content=claimed.body, headers={**headers, **host}, extensions=extensions
+        )
     except httpx.TimeoutException:
         timeout = settings.WEBHOOK_TIMEOUT_SECONDS
         return Outcome(claimed, None, f"timed out after {timeout:g} s", "", retry=True)

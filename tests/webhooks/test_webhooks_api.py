@@ -223,3 +223,37 @@ def test_an_ended_session_shows_its_record(make_agent, service_settings):
     assert record["agent"]["id"] == str(agent.pk) and record["rating"] is None
     assert 0 <= record["queued_seconds"] <= record["wait_seconds"] < 5
     assert record["handle_seconds"] >= 0
+
+
+def test_an_attempt_connects_to_the_address_it_checked(settings, monkeypatch):
+    # Given a name the guard resolves (and finds acceptable) that no real DNS knows
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    monkeypatch.setattr(guard, "resolve", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr(guard, "_forbidden", lambda address: False)  # as if it were public
+    receiver = Receiver()
+    try:
+        url = f"http://hooks.invalid:{receiver.port}/pinned"
+        claimed = delivery.Claimed(uuid.uuid4(), 1, url, "whsec_x" * 3, "ping", b"{}", 0)
+
+        async def send():
+            async with httpx.AsyncClient() as client:
+                return await delivery.attempt(client, claimed, asyncio.get_running_loop())
+
+        outcome = asyncio.run(send())
+        # Then the request went to that address (".invalid" never resolves), named as the URL
+        assert outcome.status_code == 200, outcome.error
+        (request,) = receiver.at("/pinned")
+        assert request.headers["Host"] == f"hooks.invalid:{receiver.port}"
+    finally:
+        receiver.close()
+
+
+def test_a_pinned_https_request_keeps_its_name_for_tls():
+    url, host, extensions = guard.pinned("https://crm.example.com/hook?x=1", "2001:db8::7")
+    assert url == "https://[2001:db8::7]/hook?x=1"
+    assert host == {"Host": "crm.example.com"} and extensions == {"sni_hostname": "crm.example.com"}
+    assert guard.pinned("http://a.example.com:8080/h", None) == (
+        "http://a.example.com:8080/h",
+        {},
+        {},
+    )
