@@ -5,12 +5,12 @@ from django.contrib.auth import authenticate, logout
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import (
+    USER_AUTH,
     AuthTokenThrottle,
     IsStaff,
     Pagination,
@@ -23,7 +23,6 @@ from core.api import (
 )
 from core.errors import Invalid, NotFound
 from core.logins import lockout_response
-from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 from core.tokens import revoke
 
 from .actions.agents import agent_create, agent_set_password, agent_update
@@ -31,9 +30,6 @@ from .actions.settings import SETTINGS_FIELDS, service_settings_get, service_set
 from .actions.status import agent_set_status
 from .models import Agent, AgentStatus, ServiceMode
 from .selectors import agent_dict, agent_for_user, agent_get, agents_with_load
-
-USER_AUTH = [TokenAuthentication, SessionAuthentication]
-
 
 # --- POST /api/auth/token/ ---------------------------------------------------------------------
 

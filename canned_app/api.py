@@ -2,13 +2,13 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents_app.selectors import agent_for_user
 from core.api import (
+    USER_AUTH,
     Pagination,
     StrictSerializer,
     TextField,
@@ -16,12 +16,9 @@ from core.api import (
     error_responses,
     parse,
 )
-from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
 from .actions import canned_create, canned_delete, canned_owner, canned_update
 from .selectors import canned_dict, canned_visible_to
-
-USER_AUTH = [TokenAuthentication, SessionAuthentication]
 
 
 class CannedSerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ from drf_spectacular.extensions import (
 )
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
-from rest_framework.authentication import BaseAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -20,6 +20,10 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
+from .tokens import ExpiringTokenAuthentication
+
+# Staff and agents: an API token, or the browser's signed-in session (with CSRF).
+USER_AUTH = [ExpiringTokenAuthentication, SessionAuthentication]
 
 CUSTOMER_HEADER = "X-Customer-Token"
 

@@ -3,13 +3,13 @@
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents_app.selectors import service_settings
 from core.api import (
+    USER_AUTH,
     IsStaff,
     OfflineMessageThrottle,
     Pagination,
@@ -22,14 +22,11 @@ from core.api import (
 from core.hours import Hours
 from core.middleware import language_of
 from core.text import MAX_BODY, MAX_NAME
-from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
 from .actions.offline import offline_message_create, offline_message_set_handled
 from .models import OfflineMessage
 from .prompts import prompt_text
 from .selectors import iso
-
-USER_AUTH = [TokenAuthentication, SessionAuthentication]
 
 
 class PublicStatusSerializer(serializers.Serializer):

@@ -486,10 +486,18 @@ def overdue_timer_count(now: datetime) -> int:
     """Standing offers, idle deadlines and warnings, and queue timeouts past `now`: the sweep's
     backlog."""
     offers = Offer.objects.standing().filter(expires_at__lte=now).count()
-    idle = Q(state=SessionState.ACTIVE, idle_deadline__lte=now)
-    warn = Q(state=SessionState.ACTIVE, idle_warning_at__lte=now)
-    sessions = ChatSession.objects.filter(idle | warn | _queue_timeout_due(now))
+    sessions = ChatSession.objects.filter(
+        _idle_due(now) | _warning_due(now) | _queue_timeout_due(now)
+    )
     return offers + sessions.count()
+
+
+def _idle_due(now: datetime) -> Q:
+    return Q(state=SessionState.ACTIVE, idle_deadline__lte=now)
+
+
+def _warning_due(now: datetime) -> Q:
+    return Q(state=SessionState.ACTIVE, idle_warning_at__lte=now)
 
 
 def _overflow_due(now: datetime) -> Q:
@@ -498,7 +506,7 @@ def _overflow_due(now: datetime) -> Q:
 
 
 def overdue_idle_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
-    qs = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_deadline__lte=now)
+    qs = ChatSession.objects.filter(_idle_due(now))
     return list(qs.order_by("idle_deadline").values_list("pk", flat=True)[:limit])
 
 
@@ -525,10 +533,9 @@ def due_sessions(now: datetime, limit: int = 500) -> Due:
     """Sessions with a timer due by `now`, in one statement: active sessions past their idle
     deadline or their idle warning, waiting ones past their queue timeout, and whether any
     waiting session is past its overflow moment."""
-    idle = Q(state=SessionState.ACTIVE, idle_deadline__lte=now)
-    warn = Q(state=SessionState.ACTIVE, idle_warning_at__lte=now)
+    wanted = _idle_due(now) | _warning_due(now) | _overflow_due(now) | _queue_timeout_due(now)
     rows = (
-        ChatSession.objects.filter(idle | warn | _overflow_due(now) | _queue_timeout_due(now))
+        ChatSession.objects.filter(wanted)
         .order_by("idle_deadline")
         .values_list("pk", "state", "idle_deadline", "idle_warning_at", "queue_deadline")[:limit]
     )
@@ -548,7 +555,7 @@ def due_sessions(now: datetime, limit: int = 500) -> Due:
 
 
 def overdue_warning_session_ids(now: datetime, limit: int = 500) -> list[UUID]:
-    qs = ChatSession.objects.filter(state=SessionState.ACTIVE, idle_warning_at__lte=now)
+    qs = ChatSession.objects.filter(_warning_due(now))
     return list(qs.order_by("idle_warning_at").values_list("pk", flat=True)[:limit])
 
 

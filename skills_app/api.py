@@ -2,12 +2,12 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import (
+    USER_AUTH,
     IsStaff,
     Pagination,
     StrictSerializer,
@@ -17,13 +17,10 @@ from core.api import (
     parse,
 )
 from core.errors import NotFound
-from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
 from .actions import skill_group_create, skill_group_delete, skill_group_update
 from .models import MAX_OVERFLOW_AFTER
 from .selectors import group_dict, group_get, groups_with_members, public_groups
-
-USER_AUTH = [TokenAuthentication, SessionAuthentication]
 
 
 class MemberSerializer(StrictSerializer):

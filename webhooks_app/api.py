@@ -2,12 +2,18 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import IsStaff, Pagination, StrictSerializer, TextField, error_responses, parse
-from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
+from core.api import (
+    USER_AUTH,
+    IsStaff,
+    Pagination,
+    StrictSerializer,
+    TextField,
+    error_responses,
+    parse,
+)
 from sessions_app.selectors import iso
 
 from .actions import (
@@ -20,7 +26,6 @@ from .actions import (
 )
 from .models import EVENT_TYPES, Delivery, DeliveryStatus, Webhook
 
-USER_AUTH = [TokenAuthentication, SessionAuthentication]
 EVENTS_HELP = f'Event types ({", ".join(EVENT_TYPES)}), or ["*"] for all.'
 
 
