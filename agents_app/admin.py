@@ -79,7 +79,14 @@ class ServiceSettingsAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             "Service",
-            {"fields": ["service_mode", "accept_timeout_seconds", "missed_offers_before_away"]},
+            {
+                "fields": [
+                    "service_mode",
+                    "accept_timeout_seconds",
+                    "missed_offers_before_away",
+                    "service_level_seconds",
+                ]
+            },
         ),
         (
             "Waiting",
@@ -129,6 +136,12 @@ class ServiceSettingsAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:agents_app_servicesettings_change", args=[obj.pk])
         )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # One row named as its model: "Change service settings" over "Service settings" (and
+        # in the window's title) said it twice. The crumbs: its change_form.html.
+        extra = {"title": "Service settings", "subtitle": None, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
 
     def save_model(self, request, obj, form, change):
         model_fields = {f.name for f in ServiceSettings._meta.fields}

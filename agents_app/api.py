@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from core.api import (
     USER_AUTH,
     AuthTokenThrottle,
-    IsStaff,
     Pagination,
     StrictSerializer,
     TextField,
@@ -23,6 +22,7 @@ from core.api import (
 )
 from core.errors import Invalid, NotFound
 from core.logins import lockout_response
+from core.roles import SupervisorReadsStaffWrites
 from core.tokens import revoke
 
 from .actions.agents import agent_create, agent_set_password, agent_update
@@ -152,6 +152,11 @@ class ServiceSettingsSerializer(StrictSerializer):
         help_text='[{"weekday": 0-6 (Monday 0), "start": "09:00", "end": "18:00"}, ...]'
     )
     holidays = serializers.JSONField(help_text='["2026-12-25", ...]')
+    service_level_seconds = serializers.IntegerField(
+        min_value=1,
+        max_value=3600,
+        help_text="The service level's target: served chats that waited at most this long.",
+    )
 
 
 def settings_dict(cfg) -> dict:
@@ -162,10 +167,15 @@ class ServiceSettingsView(APIView):
     """The desk-wide settings singleton (staff)."""
 
     authentication_classes = USER_AUTH
-    permission_classes = [IsStaff]
+    permission_classes = [SupervisorReadsStaffWrites]
 
     @extend_schema(
         operation_id="service_settings_read",
+        summary="Read the service settings",
+        description=(
+            "Staff read the desk-wide settings: service mode, timeouts, capacity, presence, "
+            "prompts and their translations, working hours and the satisfaction rating."
+        ),
         responses={200: ServiceSettingsSerializer, **error_responses(401, 403)},
         tags=["settings"],
     )
@@ -174,6 +184,11 @@ class ServiceSettingsView(APIView):
 
     @extend_schema(
         operation_id="service_settings_update",
+        summary="Change the service settings",
+        description=(
+            "Staff change any subset of the settings. Timers already running keep the timeout "
+            "they started with; new offers, chats and idle periods take the new values."
+        ),
         request=ServiceSettingsSerializer(partial=True),
         responses={200: ServiceSettingsSerializer, **error_responses(400, 401, 403)},
         tags=["settings"],
@@ -297,11 +312,16 @@ class AgentListView(APIView):
     """Every agent (staff): list, or create a user with an agent profile."""
 
     authentication_classes = USER_AUTH
-    permission_classes = [IsStaff]
+    permission_classes = [SupervisorReadsStaffWrites]
     pagination_class = Pagination  # also tells drf-spectacular the page shape
 
     @extend_schema(
         operation_id="agents_list",
+        summary="List the agents",
+        description=(
+            "Staff list every agent, oldest first, with its status, load (standing offers plus "
+            "active chats) and skill groups."
+        ),
         responses={200: AgentSerializer(many=True), **error_responses(401, 403)},
         tags=["agents"],
     )
@@ -312,6 +332,11 @@ class AgentListView(APIView):
 
     @extend_schema(
         operation_id="agents_create",
+        summary="Create an agent",
+        description=(
+            "Staff create a user with an agent profile. The agent starts offline; the password "
+            "must pass the desk's password rules (400 `weak_password`)."
+        ),
         request=AgentCreateRequest,
         responses={
             201: AgentSerializer,
@@ -335,10 +360,12 @@ class AgentDetailView(APIView):
     """One agent (staff): read, or change name, capacity and status."""
 
     authentication_classes = USER_AUTH
-    permission_classes = [IsStaff]
+    permission_classes = [SupervisorReadsStaffWrites]
 
     @extend_schema(
         operation_id="agents_read",
+        summary="Read an agent",
+        description="Staff read one agent, with its status, load and skill groups.",
         responses={200: AgentSerializer, **error_responses(401, 403, 404)},
         tags=["agents"],
     )
@@ -347,6 +374,12 @@ class AgentDetailView(APIView):
 
     @extend_schema(
         operation_id="agents_update",
+        summary="Change an agent",
+        description=(
+            "Staff change any subset of an agent's name, capacity, language, status (with a "
+            "reason) and password. Away or offline withdraws its standing offers; a new password "
+            "ends its API token."
+        ),
         request=AgentUpdateRequest,
         responses={200: AgentSerializer, **error_responses(400, 401, 403, 404)},
         tags=["agents"],
@@ -372,6 +405,11 @@ class AgentMeView(APIView):
 
     @extend_schema(
         operation_id="agents_me_read",
+        summary="Read my agent profile",
+        description=(
+            "The calling user's own agent profile, with its status and load (403 `not_an_agent` "
+            "without one)."
+        ),
         responses={200: AgentSerializer, **error_responses(401, 403)},
         tags=["agents"],
     )
@@ -381,6 +419,12 @@ class AgentMeView(APIView):
 
     @extend_schema(
         operation_id="agents_me_update",
+        summary="Set my status",
+        description=(
+            "The calling agent sets its own status (and why, when away), display name or "
+            "workspace language. Away or offline withdraws its standing offers; online, routing "
+            "may offer it chats at once."
+        ),
         request=AgentMeUpdateRequest,
         responses={200: AgentSerializer, **error_responses(400, 401, 403)},
         tags=["agents"],

@@ -168,6 +168,12 @@ class ServiceSettings(models.Model):
         validators=[MinValueValidator(60), MaxValueValidator(30 * 86400)],
         help_text="How long after the end a chat may still be rated (60 s to 30 days).",
     )
+    service_level_seconds = models.PositiveIntegerField(
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="The service level's target: the share of served chats that waited at most "
+        "this long (1-3600 s; the wallboard shows today's).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

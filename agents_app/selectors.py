@@ -93,12 +93,15 @@ def agent_for_user(user) -> Agent | None:
     return Agent.objects.select_related("user").filter(user=user).first()
 
 
-def transfer_targets(agent: Agent) -> dict:
-    """Where an agent may transfer a chat: the other online agents with their load and
-    capacity, and every skill group with how many of its online members (this agent aside)
-    have room. A transfer to someone full is refused anyway; this is what the dialog shows."""
+def transfer_targets(agent: Agent | None) -> dict:
+    """Where an agent (or a supervisor: `None`) may transfer a chat: the other online agents
+    with their load and capacity, and every skill group with how many of its online members
+    (this agent aside) have room. A transfer to someone full is refused anyway; this is what
+    the dialog shows."""
     cfg = service_settings()
-    online = agents_with_load(Agent.objects.filter(status=AgentStatus.ONLINE)).exclude(pk=agent.pk)
+    online = agents_with_load(Agent.objects.filter(status=AgentStatus.ONLINE))
+    if agent is not None:
+        online = online.exclude(pk=agent.pk)
     agents, room = [], {}
     for other in online.order_by("display_name", "pk"):
         load, capacity = agent_load(other), agent_capacity(other, cfg)

@@ -50,6 +50,10 @@ class CannedListView(APIView):
 
     @extend_schema(
         operation_id="canned_responses_list",
+        summary="List canned responses",
+        description=(
+            "The canned responses the caller may use: the shared ones and its own, by shortcut."
+        ),
         responses={200: CannedSerializer(many=True), **error_responses(401)},
         tags=["canned responses"],
     )
@@ -61,6 +65,7 @@ class CannedListView(APIView):
 
     @extend_schema(
         operation_id="canned_responses_create",
+        summary="Create a canned response",
         request=CannedRequest,
         responses={
             201: CannedSerializer,
@@ -85,6 +90,11 @@ class CannedDetailView(APIView):
 
     @extend_schema(
         operation_id="canned_responses_update",
+        summary="Change a canned response",
+        description=(
+            "Change the shortcut, title or body of a canned response: staff a shared one, an "
+            "agent its own (409 `shortcut_taken` if the owner has one with that shortcut)."
+        ),
         request=CannedRequest(partial=True),
         responses={200: CannedSerializer, **error_responses(400, 401, 403, 404, 409)},
         tags=["canned responses"],
@@ -97,6 +107,8 @@ class CannedDetailView(APIView):
 
     @extend_schema(
         operation_id="canned_responses_delete",
+        summary="Delete a canned response",
+        description="Delete a canned response: staff a shared one, an agent its own.",
         responses={204: None, **error_responses(401, 403, 404)},
         tags=["canned responses"],
     )

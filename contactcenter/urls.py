@@ -12,6 +12,7 @@ from core.health import HealthView
 from sessions_app import api as sessions_api
 from sessions_app import offline_api
 from skills_app import api as skills_api
+from supervision_app import api as supervision_api
 from webhooks_app import api as webhooks_api
 
 api_urlpatterns = [
@@ -121,6 +122,13 @@ api_urlpatterns = [
     path(
         "sessions/<str:session_id>/end/", sessions_api.SessionEndView.as_view(), name="session-end"
     ),
+    path(
+        "supervisor/snapshot/",
+        supervision_api.SnapshotView.as_view(),
+        name="supervisor-snapshot",
+    ),
+    path("reports/summary/", supervision_api.SummaryReportView.as_view(), name="report-summary"),
+    path("reports/agents/", supervision_api.AgentsReportView.as_view(), name="report-agents"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Last: any other /api/ path is the contract's JSON 404, with DEBUG on too (Django's debug
@@ -136,6 +144,7 @@ urlpatterns = [
     # The pages' translated strings for their scripts, in the page's language.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("sessions_app.page_urls")),  # /workspace/ and /chat/
+    path("", include("supervision_app.page_urls")),  # /supervisor/ and its reports
     path("", include("sessions_app.metrics")),  # /metrics (Prometheus)
 ]
 

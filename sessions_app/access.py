@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from agents_app.models import Agent
 from agents_app.selectors import agent_for_user
 from core.errors import Conflict, Forbidden, NotFound
+from core.roles import is_supervisor
 
 from .models import ChatSession, Offer, SessionState
 from .selectors import session_get
@@ -25,7 +26,7 @@ class Role(enum.Enum):
     CUSTOMER = "customer"  # holds this session's customer token
     HOLDER = "holder"  # the agent the session is (or was) with
     OFFERED = "offered"  # an agent it was offered to, not (yet) its holder
-    STAFF = "staff"  # staff with no agent relation to this session
+    STAFF = "staff"  # staff or a supervisor, with no agent relation to this session
 
 
 class Act(enum.Enum):
@@ -139,7 +140,7 @@ def access_session(
         raise NotFound("No such chat session.")
     if user is not None:
         agent = agent_for_user(user)
-        staff = bool(user.is_staff) if staff is None else staff
+        staff = is_supervisor(user) if staff is None else staff
     role = session_role(session, agent=agent, staff=bool(staff))
     if role is None:
         raise NotFound("No such chat session.")

@@ -4,6 +4,8 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -11,7 +13,7 @@ from agents_app.models import Agent, AgentStatus
 from core.errors import DomainError
 from skills_app.models import SkillGroup
 
-from . import selectors
+from . import audit, selectors
 from .actions.end import session_end
 from .actions.offline import offline_message_set_handled
 from .actions.transfer import MAX_NOTE, session_transfer
@@ -69,17 +71,50 @@ class OfferInline(ReadOnlyInline):
     fields = ["created_at", "kind", "agent", "from_agent", "note", "expires_at", "outcome"]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # Each row's label (Offer.__str__) and agent links, without a query per row.
+        related = ["session", "agent__user", "from_agent__user"]
+        return super().get_queryset(request).select_related(*related)
+
 
 class RatingInline(ReadOnlyInline):
     model = Rating
     fields = ["score", "scale", "comment", "agent", "created_at"]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agent__user")
 
-class EventInline(ReadOnlyInline):
+
+class EventLine:
+    """What an event says, in words (sessions_app/audit.py), as an admin column or field."""
+
+    @admin.display(description="what happened")
+    def what_happened(self, obj) -> str:
+        if not hasattr(obj, "line"):  # a page of one event
+            audit.with_lines([obj])
+        return obj.line
+
+
+class EventFormSet(BaseInlineFormSet):
+    """A chat's events, their agents named in one query for the whole inline."""
+
+    def get_queryset(self):
+        found = super().get_queryset()
+        if not getattr(self, "_lines_named", False):
+            audit.with_lines(found)  # evaluates it: the forms take their rows from that cache
+            self._lines_named = True
+        return found
+
+
+class EventInline(EventLine, ReadOnlyInline):
     model = SessionEvent
-    fields = ["created_at", "kind", "agent", "data"]
+    formset = EventFormSet
+    fields = ["created_at", "kind", "agent", "what_happened"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agent__user")
 
 
 @admin.register(ChatSession)
@@ -104,10 +139,13 @@ class ChatSessionAdmin(admin.ModelAdmin):
         "state",
         "customer_name",
         "agent",
+        "skill_group",
         "created_at",
         "accepted_at",
         "ended_at",
         "end_reason",
+        "overflow_at",
+        "overflowed_at",
         "last_activity_at",
         "idle_deadline",
         "idle_timeout_seconds",
@@ -135,8 +173,9 @@ class ChatSessionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        # Viewable, never edited by hand: every change of state goes through an action.
-        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+        # Viewable, never edited by hand (no Save buttons): every change of state goes through
+        # an action, as the list's actions do.
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -190,20 +229,48 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class EventChangeList(ChangeList):
+    """The event log, its agents and groups named in one query per page."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        # The page's rows, evaluated once: the table is drawn from the same cache.
+        audit.with_lines(self.result_list)
+
+
 @admin.register(SessionEvent)
-class SessionEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "session", "agent", "data"]
+class SessionEventAdmin(EventLine, ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "session", "agent", "what_happened"]
     list_filter = ["kind", "agent"]
     search_fields = ["session__id", "kind"]
     list_select_related = ["session", "agent__user"]
+    fields = ["created_at", "kind", "session", "agent", "what_happened", "data"]
+    readonly_fields = fields
+
+    def get_changelist(self, request, **kwargs):
+        return EventChangeList
 
 
 @admin.register(Offer)
 class OfferAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "session", "agent", "created_at", "expires_at", "outcome", "resolved_at"]
-    list_filter = ["outcome", "agent"]
+    list_display = ["__str__", "kind", "created_at", "expires_at", "resolved_at", "outcome"]
+    list_filter = ["outcome", "kind", "agent"]
     search_fields = ["session__id"]
-    list_select_related = ["session", "agent__user"]
+    list_select_related = ["session", "agent__user"]  # the label names both
+    # Named, so the page shows the times Django keeps off forms (created_at is automatic).
+    fields = [
+        "session",
+        "kind",
+        "agent",
+        "from_agent",
+        "note",
+        "created_at",
+        "timeout_seconds",
+        "expires_at",
+        "outcome",
+        "resolved_at",
+    ]
+    readonly_fields = fields
 
 
 @admin.register(Message)
@@ -212,6 +279,8 @@ class MessageAdmin(ReadOnlyAdmin):
     list_filter = ["sender"]
     search_fields = ["body", "session__id"]
     list_select_related = ["session"]
+    fields = ["session", "sender", "author", "body", "created_at", "read_at"]
+    readonly_fields = fields
 
 
 @admin.register(OfflineMessage)

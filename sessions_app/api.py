@@ -29,6 +29,7 @@ from core.api import (
 )
 from core.errors import DomainError, Invalid, NotFound
 from core.middleware import language_of
+from core.roles import is_supervisor
 from core.text import MAX_BODY, MAX_NAME
 from core.tokens import ExpiringTokenAuthentication as TokenAuthentication
 
@@ -235,6 +236,11 @@ class SessionListView(APIView):
 
     @extend_schema(
         operation_id="sessions_list",
+        summary="List chat sessions",
+        description=(
+            "Agents list their own chats, staff every chat, newest first: filter by state, search "
+            "names, emails and messages, or find a returning customer's chats by email."
+        ),
         parameters=[
             OpenApiParameter(
                 "state", str, enum=SessionState.values, description="Only sessions in this state."
@@ -257,14 +263,15 @@ class SessionListView(APIView):
     )
     def get(self, request):
         query = parse(SessionListQuery, request.query_params)
-        agent = None if request.user.is_staff else agent_for_user(request.user)
-        if agent is None and not request.user.is_staff:
-            raise PermissionDenied("Agents and staff only.", code="not_an_agent")
+        oversees = is_supervisor(request.user)  # staff and supervisors see every chat
+        agent = None if oversees else agent_for_user(request.user)
+        if agent is None and not oversees:
+            raise PermissionDenied("Agents, supervisors and staff only.", code="not_an_agent")
         email = query.get("email", "").strip()
-        if email and (request.user.is_staff or selectors.serves_customer(agent, email)):
+        if email and (oversees or selectors.serves_customer(agent, email)):
             sessions = selectors.sessions_of_customer(email)
         else:
-            sessions = selectors.sessions_visible_to(agent, staff=request.user.is_staff)
+            sessions = selectors.sessions_visible_to(agent, staff=oversees)
             if email:
                 sessions = sessions.filter(email__iexact=email)
         if "state" in query:
@@ -279,6 +286,14 @@ class SessionListView(APIView):
 
     @extend_schema(
         operation_id="sessions_create",
+        summary="Open a chat",
+        description=(
+            "A customer opens a chat (no login): the session is created in the chosen skill group "
+            "(else the default one) and routed at once, offered or assigned to an agent or "
+            "queued. The answer carries the `customer_token` the customer sends as "
+            "`X-Customer-Token` from then on: it is never shown again. Outside working hours the "
+            "desk is closed (409 `outside_working_hours`)."
+        ),
         request=SessionCreateRequest,
         responses={
             201: SessionCreatedSerializer,
@@ -333,6 +348,10 @@ class SessionMessagesView(APIView):
 
     @extend_schema(
         operation_id="sessions_messages_list",
+        summary="Read the conversation",
+        description=(
+            "The session's messages, oldest first, for its customer, its agents and staff."
+        ),
         parameters=SESSION_PATH,
         responses={200: MessageSerializer(many=True), **error_responses(401, 404, 409)},
         tags=["sessions"],
@@ -344,6 +363,11 @@ class SessionMessagesView(APIView):
 
     @extend_schema(
         operation_id="sessions_messages_create",
+        summary="Send a message",
+        description=(
+            "Send a message in the chat: its customer in any state but ended (throttled per "
+            "session), its agent while it is active. Both sides receive it live."
+        ),
         parameters=SESSION_PATH,
         request=MessageCreateRequest,
         responses={201: MessageSerializer, **error_responses(400, 401, 403, 404, 409, 429)},

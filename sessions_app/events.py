@@ -19,6 +19,7 @@ from django.utils import timezone
 from agents_app.models import Agent
 from agents_app.selectors import agent_dict
 from core import sql
+from supervision_app import live, rollup
 from webhooks_app import outbox
 
 from . import push, selectors, timers
@@ -77,6 +78,9 @@ def record(*events: Event) -> None:
         sql.insert_values(SessionEvent, _EVENT_COLUMNS, rows)
     # The webhooks' outbox rows, in the same transaction (nothing when no webhook wants them).
     outbox.record(events)
+    # A past day's report rollup that these events change is dropped (rarely: a chat from
+    # before midnight), and written again by beat.
+    rollup.invalidate(events)
     transaction.on_commit(lambda: _derive(events))
 
 
@@ -84,7 +88,7 @@ def _derive(events: Iterable[Event]) -> None:
     """After commit: the timers first (they are the deadlines), then pushes, then log lines.
     A failure here is logged, never raised: the commit stands, and the sweep or `seq` covers
     whatever did not go out."""
-    for stage in (_schedule_timers, _publish, _log):
+    for stage in (_schedule_timers, _publish, live.changed, _log):
         try:
             stage(events)
         except Exception:  # noqa: BLE001 -- see the docstring

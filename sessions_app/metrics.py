@@ -140,6 +140,11 @@ def count_push_resynced(n: int = 1) -> None:
     _rec().add("push_resynced", n)
 
 
+def count_supervisor_snapshot(n: int = 1) -> None:
+    """A wallboard snapshot built by a ticker (at most one a second, however many watch)."""
+    _rec().add("supervisor_snapshots", n)
+
+
 def flush() -> None:
     """Send what this process recorded to Redis now (tests, shutdown)."""
     _rec().flush()
@@ -301,6 +306,11 @@ class DeskCollector:
             "cc_push_resynced",
             "Snapshots re-sent because a client saw a gap in seq.",
             shared.get("push_resynced", 0),
+        )
+        yield CounterMetricFamily(
+            "cc_supervisor_snapshots",
+            "Wallboard snapshots built for supervisor.updated (one a second at most, for all).",
+            shared.get("supervisor_snapshots", 0),
         )
 
 

@@ -118,6 +118,18 @@ class ChatSession(models.Model):
                 condition=Q(queue_deadline__isnull=False, state__in=["queued", "offered"]),
                 name="session_queue_deadline",
             ),
+            # The wallboard's reads: the open chats by group and state (never the history),
+            # and the chats left before anyone served them, by when.
+            models.Index(
+                fields=["skill_group", "state", "created_at"],
+                condition=Q(state__in=["queued", "offered", "active"]),
+                name="session_open",
+            ),
+            models.Index(
+                fields=["ended_at"],
+                condition=Q(accepted_at__isnull=True, end_reason="customer_ended"),
+                name="session_abandoned",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -201,6 +213,16 @@ class Offer(models.Model):
                 name="offer_standing",
             ),
             models.Index(fields=["agent", "outcome"], name="offer_agent_outcome"),
+            # Reports: the offers they count (missed, declined, transfers) by when they were
+            # made; the wallboard: the missed ones, by when they expired.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(outcome__in=["expired", "declined"]) | Q(kind="transfer"),
+                name="offer_reported",
+            ),
+            models.Index(
+                fields=["resolved_at"], condition=Q(outcome="expired"), name="offer_missed"
+            ),
         ]
         constraints = [
             # `session IS NOT NULL` (always true: the column is NOT NULL) keeps this index out of
@@ -216,7 +238,10 @@ class Offer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Offer {self.pk} to {self.agent_id} ({self.outcome or 'standing'})"
+        # Reads the session and the agent: lists of offers select them with the offers.
+        kind = "Transfer" if self.is_transfer else "Offer"
+        outcome = self.get_outcome_display().lower()
+        return f"{kind} of {self.session.customer_name}'s chat to {self.agent.name} ({outcome})"
 
     @property
     def is_standing(self) -> bool:
@@ -305,7 +330,7 @@ class Rating(models.Model):
     score = models.PositiveSmallIntegerField()
     scale = models.PositiveSmallIntegerField()
     comment = models.TextField(blank=True, max_length=1000)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)  # the reports' range
 
     class Meta:
         constraints = [
@@ -366,7 +391,15 @@ class SessionEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["kind", "created_at"], name="event_kind_created")]
+        indexes = [
+            models.Index(fields=["kind", "created_at"], name="event_kind_created"),
+            # An agent's status history (the reports' online and away time), by agent.
+            models.Index(
+                fields=["agent", "created_at"],
+                condition=Q(kind="agent.status_changed"),
+                name="event_agent_status",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.created_at:%H:%M:%S}"

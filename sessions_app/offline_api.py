@@ -140,6 +140,11 @@ class OfflineMessageListView(APIView):
 
     @extend_schema(
         operation_id="offline_messages_list",
+        summary="List offline messages",
+        description=(
+            "Staff list the messages customers left while nobody could chat, newest first; "
+            "`handled` keeps the handled or the open ones."
+        ),
         parameters=[
             OpenApiParameter("handled", bool, description="Only handled (true) or open (false).")
         ],
@@ -157,6 +162,12 @@ class OfflineMessageListView(APIView):
 
     @extend_schema(
         operation_id="offline_messages_create",
+        summary="Leave a message",
+        description=(
+            "Anyone leaves a message for staff while the desk is closed or after a chat timed out "
+            "in the queue (`session_id` with its `X-Customer-Token` links that chat); throttled "
+            "per address."
+        ),
         request=OfflineMessageCreateRequest,
         responses={201: OfflineMessageSerializer, **error_responses(400, 429)},
         tags=["working hours"],

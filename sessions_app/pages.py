@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from agents_app.selectors import agent_for_user
+from core.roles import is_supervisor
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -21,7 +22,8 @@ def workspace(request: HttpRequest) -> HttpResponse:
     agent = agent_for_user(request.user)
     if agent is None:
         return render(request, "sessions_app/not_agent.html", status=403)
-    return render(request, "sessions_app/workspace.html", {"agent": agent})
+    context = {"agent": agent, "is_supervisor": is_supervisor(request.user)}
+    return render(request, "sessions_app/workspace.html", context)
 
 
 @ensure_csrf_cookie

@@ -8,7 +8,6 @@ from rest_framework.views import APIView
 
 from core.api import (
     USER_AUTH,
-    IsStaff,
     Pagination,
     StrictSerializer,
     TextField,
@@ -17,6 +16,7 @@ from core.api import (
     parse,
 )
 from core.errors import NotFound
+from core.roles import SupervisorReadsStaffWrites
 
 from .actions import skill_group_create, skill_group_delete, skill_group_update
 from .models import MAX_OVERFLOW_AFTER
@@ -79,11 +79,13 @@ class SkillGroupListView(APIView):
     """Every skill group (staff): list, or create one."""
 
     authentication_classes = USER_AUTH
-    permission_classes = [IsStaff]
+    permission_classes = [SupervisorReadsStaffWrites]
     pagination_class = Pagination
 
     @extend_schema(
         operation_id="skill_groups_list",
+        summary="List skill groups",
+        description="Staff list every skill group with its members and their priorities.",
         responses={200: SkillGroupSerializer(many=True), **error_responses(401, 403)},
         tags=["skill groups"],
     )
@@ -94,6 +96,10 @@ class SkillGroupListView(APIView):
 
     @extend_schema(
         operation_id="skill_groups_create",
+        summary="Create a skill group",
+        description=(
+            "Staff create a skill group, with its members and overflow (409: the name is taken)."
+        ),
         request=SkillGroupRequest,
         responses={
             201: SkillGroupSerializer,
@@ -111,10 +117,12 @@ class SkillGroupDetailView(APIView):
     """One skill group (staff): read, change, delete."""
 
     authentication_classes = USER_AUTH
-    permission_classes = [IsStaff]
+    permission_classes = [SupervisorReadsStaffWrites]
 
     @extend_schema(
         operation_id="skill_groups_read",
+        summary="Read a skill group",
+        description="Staff read one skill group with its members and their priorities.",
         responses={200: SkillGroupSerializer, **error_responses(401, 403, 404)},
         tags=["skill groups"],
     )
@@ -123,6 +131,11 @@ class SkillGroupDetailView(APIView):
 
     @extend_schema(
         operation_id="skill_groups_update",
+        summary="Change a skill group",
+        description=(
+            "Staff change any subset of a group's fields; `members` replaces the whole list. "
+            "Routing follows at once."
+        ),
         request=SkillGroupRequest(partial=True),
         responses={200: SkillGroupSerializer, **error_responses(400, 401, 403, 404, 409)},
         tags=["skill groups"],
@@ -135,6 +148,11 @@ class SkillGroupDetailView(APIView):
 
     @extend_schema(
         operation_id="skill_groups_delete",
+        summary="Delete a skill group",
+        description=(
+            "Staff delete a group: never the default one, nor one with chats queued, offered or "
+            "active (409 `group_in_use`)."
+        ),
         responses={
             204: None,
             **error_responses(401, 403, 404),

@@ -1,4 +1,5 @@
-"""The shared contract smoke test (../shared/contract-smoke/smoke.py) against a live server."""
+"""The shared contract smoke tests (../shared/contract-smoke/: smoke.py for v1, smoke_v2.py for
+v2) against a live server."""
 
 import subprocess
 import sys
@@ -6,16 +7,24 @@ from pathlib import Path
 
 import pytest
 
-SMOKE = Path(__file__).resolve().parents[1].parent / "shared" / "contract-smoke" / "smoke.py"
+SMOKES = Path(__file__).resolve().parents[1].parent / "shared" / "contract-smoke"
 
 
 @pytest.mark.live
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("script", ["smoke.py", "smoke_v2.py"])
 def test_contract_smoke_passes_against_the_live_server(
-    live_server_url, celery_worker, celery_beat, service_settings, django_user_model
+    script,
+    live_server_url,
+    celery_worker,
+    celery_beat,
+    webhook_worker,
+    service_settings,
+    django_user_model,
 ):
-    if not SMOKE.exists():
-        pytest.skip(f"the contract smoke test is not at {SMOKE}")
+    smoke = SMOKES / script
+    if not smoke.exists():
+        pytest.skip(f"the contract smoke test is not at {smoke}")
     # Given a staff user on a desk with no agent online
     django_user_model.objects.create_user("smoke-staff", password="smoke-pw", is_staff=True)
 
@@ -23,7 +32,7 @@ def test_contract_smoke_passes_against_the_live_server(
     result = subprocess.run(
         [
             sys.executable,
-            str(SMOKE),
+            str(smoke),
             "--base-url",
             live_server_url,
             "--admin-user",
@@ -33,7 +42,7 @@ def test_contract_smoke_passes_against_the_live_server(
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
 
     # Then every step passes

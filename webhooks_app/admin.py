@@ -113,6 +113,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         "event_type",
         "status",
         "attempts",
+        "created_at",
         "next_attempt_at",
         "delivered_at",
         "last_status_code",

@@ -131,6 +131,8 @@ class WebhookListView(_Staff):
 
     @extend_schema(
         operation_id="webhooks_list",
+        summary="List webhooks",
+        description="Staff list every webhook, oldest first (without their secrets).",
         responses={200: WebhookSerializer(many=True), **error_responses(401, 403)},
         tags=["webhooks"],
     )
@@ -141,6 +143,11 @@ class WebhookListView(_Staff):
 
     @extend_schema(
         operation_id="webhooks_create",
+        summary="Create a webhook",
+        description=(
+            "Staff register a webhook for some event types (or `*`). The answer shows its signing "
+            "secret: the only time it is shown."
+        ),
         request=WebhookCreateRequest,
         responses={201: WebhookSerializer, **error_responses(400, 401, 403)},
         tags=["webhooks"],
@@ -156,6 +163,8 @@ class WebhookDetailView(_Staff):
 
     @extend_schema(
         operation_id="webhooks_read",
+        summary="Read a webhook",
+        description="Staff read one webhook, and why it was disabled if it was (not its secret).",
         responses={200: WebhookSerializer, **error_responses(401, 403, 404)},
         tags=["webhooks"],
     )
@@ -164,6 +173,8 @@ class WebhookDetailView(_Staff):
 
     @extend_schema(
         operation_id="webhooks_update",
+        summary="Change a webhook",
+        description="Staff change a webhook's URL, events, description, or turn it on or off.",
         request=WebhookUpdateRequest,
         responses={200: WebhookSerializer, **error_responses(400, 401, 403, 404)},
         tags=["webhooks"],
@@ -174,6 +185,8 @@ class WebhookDetailView(_Staff):
 
     @extend_schema(
         operation_id="webhooks_delete",
+        summary="Delete a webhook",
+        description="Staff delete a webhook and its delivery log.",
         responses={204: None, **error_responses(401, 403, 404)},
         tags=["webhooks"],
     )

@@ -35,6 +35,7 @@ SETTINGS_FIELDS = (
     "timezone",
     "working_hours",
     "holidays",
+    "service_level_seconds",
 )
 
 

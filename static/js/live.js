@@ -347,6 +347,59 @@
     return { send };
   }
 
+  // The transfer dialog (templates/includes/transfer_dialog.html) of the workspace and the
+  // wallboard: `targets()` resolves to {agents, groups} (`transfer.targets`); `send(sessionId,
+  // {to_agent | to_group, note})` starts the transfer and resolves once it is offered.
+  function transferDialog({ targets, send }) {
+    const byId = (id) => document.getElementById(id);
+    const dialog = byId("transfer-dialog");
+    const fail = (text) => {
+      byId("transfer-error").textContent = text;
+      byId("transfer-error").hidden = false;
+    };
+    function choice(kind, id, text, enabled) {
+      const input = el("input", { type: "radio", name: "target", value: `${kind}:${id}`, disabled: !enabled });
+      return el("label", { class: enabled ? "" : "full" }, input, text);
+    }
+    function open(sessionId, { skipAgent = null } = {}) {
+      return targets().then((found) => {
+        const agents = (found.agents || [])
+          .filter((a) => String(a.id) !== String(skipAgent))
+          .map((a) => choice("agent", a.id, `${a.display_name} — ${a.load} / ${a.capacity}`, a.load < a.capacity));
+        const groups = (found.groups || []).map((g) => {
+          const values = { group: g.name, free: g.free, online: g.online };
+          return choice("group", g.id, t("%(group)s — %(free)s free of %(online)s online", values), g.free > 0);
+        });
+        byId("transfer-agents").replaceChildren(
+          ...(agents.length ? agents : [el("p", { class: "muted" }, t("No other agent is online."))]),
+        );
+        byId("transfer-groups").replaceChildren(
+          ...(groups.length ? groups : [el("p", { class: "muted" }, t("No skill groups."))]),
+        );
+        byId("transfer-note").value = "";
+        byId("transfer-error").hidden = true;
+        dialog.dataset.sessionId = sessionId;
+        dialog.showModal();
+      });
+    }
+    byId("transfer-cancel").addEventListener("click", () => dialog.close());
+    byId("transfer-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const picked = byId("transfer-form").querySelector("input[name=target]:checked");
+      if (!picked) return fail(t("Pick an agent or a group."));
+      const [kind, target] = picked.value.split(":");
+      const body = { [kind === "agent" ? "to_agent" : "to_group"]: target };
+      const note = byId("transfer-note").value.trim();
+      if (note) body.note = note;
+      byId("transfer-send").disabled = true;
+      send(dialog.dataset.sessionId, body)
+        .then(() => dialog.close())
+        .catch((err) => fail((err && err.detail) || t("The transfer could not be started.")))
+        .finally(() => (byId("transfer-send").disabled = false));
+    });
+    return { open, isOpen: () => dialog.open };
+  }
+
   function csrfToken() {
     const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
@@ -363,6 +416,7 @@
     typingNotifier,
     sendBox,
     uploader,
+    transferDialog,
     csrfToken,
   };
 })();

@@ -950,65 +950,20 @@
 
   // --- transfer ---------------------------------------------------------------------------
 
-  const dialog = $("transfer-dialog");
-
-  function choice(kind, id, text, enabled) {
-    const input = el("input", { type: "radio", name: "target", value: `${kind}:${id}`, disabled: !enabled });
-    return el("label", { class: enabled ? "" : "full" }, input, text);
-  }
+  const transfer = CC.transferDialog({
+    targets: () => socket.command({ type: "transfer.targets" }),
+    send: (id, body) =>
+      socket.command({ type: "session.transfer", session_id: id, ...body }).then((ack) => {
+        const entry = activeEntry(id);
+        if (entry) entry.transfer = ack.transfer;
+        renderPane();
+      }),
+  });
 
   $("transfer-chat").addEventListener("click", () => {
     const id = state.selected;
     if (!activeEntry(id)) return;
-    socket
-      .command({ type: "transfer.targets" })
-      .then((targets) => {
-        const agents = targets.agents.map((a) =>
-          choice("agent", a.id, `${a.display_name} — ${a.load} / ${a.capacity}`, a.load < a.capacity),
-        );
-        const groups = targets.groups.map((g) => {
-          const values = { group: g.name, free: g.free, online: g.online };
-          const text = t("%(group)s — %(free)s free of %(online)s online", values);
-          return choice("group", g.id, text, g.free > 0);
-        });
-        $("transfer-agents").replaceChildren(
-          ...(agents.length ? agents : [el("p", { class: "muted" }, t("No other agent is online."))]),
-        );
-        $("transfer-groups").replaceChildren(
-          ...(groups.length ? groups : [el("p", { class: "muted" }, t("No skill groups."))]),
-        );
-        $("transfer-note").value = "";
-        $("transfer-error").hidden = true;
-        dialog.dataset.sessionId = id;
-        dialog.showModal();
-      })
-      .catch((err) => flash(err.detail || t("Could not list who to transfer to.")));
-  });
-  $("transfer-cancel").addEventListener("click", () => dialog.close());
-
-  $("transfer-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const id = dialog.dataset.sessionId;
-    const picked = $("transfer-form").querySelector("input[name=target]:checked");
-    const fail = (text) => {
-      $("transfer-error").textContent = text;
-      $("transfer-error").hidden = false;
-    };
-    if (!picked) return fail(t("Pick an agent or a group."));
-    const [kind, target] = picked.value.split(":");
-    const command = { type: "session.transfer", session_id: id, note: $("transfer-note").value };
-    command[kind === "agent" ? "to_agent" : "to_group"] = target;
-    $("transfer-send").disabled = true;
-    socket
-      .command(command)
-      .then((ack) => {
-        const entry = activeEntry(id);
-        if (entry) entry.transfer = ack.transfer;
-        dialog.close();
-        renderPane();
-      })
-      .catch((err) => fail(err.detail || t("The transfer could not be started.")))
-      .finally(() => ($("transfer-send").disabled = false));
+    transfer.open(id).catch((err) => flash(err.detail || t("Could not list who to transfer to.")));
   });
 
   // --- ringtone and notifications ---------------------------------------------------------

@@ -1,6 +1,9 @@
 """The Django admin: the settings singleton as one page, sessions with history, staff actions."""
 
+import html
 import json
+import re
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -26,6 +29,7 @@ def settings_form(**changes) -> dict:
         "default_max_sessions": cfg.default_max_sessions,
         "presence_grace_seconds": cfg.presence_grace_seconds,
         "missed_offers_before_away": cfg.missed_offers_before_away,
+        "service_level_seconds": cfg.service_level_seconds,
         "transfer_notice": cfg.transfer_notice,
         "rating_scale": cfg.rating_scale,
         "rating_window_seconds": cfg.rating_window_seconds,
@@ -306,3 +310,29 @@ def test_a_broken_schedule_in_the_admin_is_shown_on_its_field(admin_client, serv
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "timezone" in errors and "holidays" in errors
+
+
+def test_the_settings_page_names_itself_once(admin_client, service_settings):
+    # Given the one settings row, whose list leads back to this page
+    shown = html.unescape(admin_client.get(SETTINGS_CHANGE).content.decode())
+    crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', shown, re.S).group(1)
+    # Then the crumbs end with it once, not linking to the list that redirects here
+    assert re.sub(r"\s+", " ", crumbs).strip().endswith("› Service settings")
+    assert crumbs.count("Service settings") == 1
+    assert reverse("admin:agents_app_servicesettings_changelist") not in crumbs
+    # And the page and window are titled with it once, the form still saved with its buttons
+    assert "<h1>Service settings</h1>" in shown and "<h2>" not in shown.split("<form")[0]
+    assert "<title>Service settings | " in shown
+    assert 'name="_save"' in shown
+
+
+def test_the_agent_list_and_page_show_times_to_the_second(
+    admin_client, service_settings, make_agent
+):
+    agent = make_agent()
+    at = datetime(2026, 12, 6, 13, 40, 7, tzinfo=UTC)
+    Agent.objects.filter(pk=agent.pk).update(last_assigned_at=at, status_changed_at=at)
+    listed = admin_client.get(reverse("admin:agents_app_agent_changelist")).content.decode()
+    detail = admin_client.get(reverse("admin:agents_app_agent_change", args=[agent.pk]))
+    for shown in (listed, detail.content.decode()):
+        assert "2026-12-06 13:40:07" in shown and "p.m." not in shown

@@ -23,3 +23,18 @@ def test_demo_data_gives_three_public_groups_and_can_run_again():
     # Every demo agent is in General too (every new agent joins it).
     general = SkillGroup.objects.get(is_default=True)
     assert general.members.count() == 3
+
+
+def test_demo_has_a_supervisor_and_a_week_of_history_once():
+    from django.contrib.auth import get_user_model
+
+    from core.roles import is_supervisor
+    from sessions_app.models import ChatSession
+
+    call_command("seed_demo", stdout=io.StringIO())
+    sam = get_user_model().objects.get(username="sam")
+    assert is_supervisor(sam) and not sam.is_staff
+    chats = ChatSession.objects.count()
+    assert chats >= 1000
+    call_command("seed_demo", stdout=io.StringIO())
+    assert ChatSession.objects.count() == chats  # not a second week

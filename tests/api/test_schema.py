@@ -75,6 +75,24 @@ def test_request_bodies_are_documented(schema):
         assert component.get("additionalProperties") is False, path
 
 
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.mark.django_db
+def test_each_method_of_a_path_describes_what_it_does(schema):
+    # drf-spectacular gives every method the view's docstring unless told otherwise
+    for path, item in schema["paths"].items():
+        operations = {m: op for m, op in item.items() if m in METHODS}
+        if len(operations) < 2:
+            continue
+        described = {m: op.get("description", "").strip() for m, op in operations.items()}
+        assert all(described.values()), (path, described)
+        assert len(set(described.values())) == len(described), (path, described)
+    create = schema["paths"]["/api/sessions/"]["post"]
+    assert "opens a chat" in create["description"] and "customer_token" in create["description"]
+    assert create["summary"] == "Open a chat"
+
+
 @pytest.mark.django_db
 def test_docs_page_serves_swagger_ui_from_our_own_static_files(anon):
     page = anon.get("/api/docs/")

@@ -1,6 +1,8 @@
 """The webhooks' admin: the secret shown once, the delivery log with its filters and the
 request and response, redeliver and rotate."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
@@ -88,3 +90,28 @@ def test_the_delivery_log_filters_shows_the_exchange_and_redelivers(admin_client
     )
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == ("pending", 0)
+
+
+def test_the_delivery_log_shows_times_to_the_second_and_no_save_buttons(admin_client):
+    # Given a delivery made and delivered at known seconds
+    hook = Webhook.objects.create(url="https://crm.example.com/hook", events=["*"], secret="s" * 20)
+    at = datetime(2026, 12, 6, 13, 40, 7, tzinfo=UTC)
+    event = OutboxEvent.objects.create(type="ping", created_at=at, data={})
+    done = Delivery.objects.create(
+        webhook=hook,
+        event=event,
+        event_type="ping",
+        status=DeliveryStatus.DELIVERED,
+        attempts=1,
+        created_at=at,
+        delivered_at=at + timedelta(seconds=2),
+    )
+    # Then the log and the delivery's page show them to the second
+    listed = admin_client.get("/admin/webhooks_app/delivery/").content.decode()
+    page = admin_client.get(f"/admin/webhooks_app/delivery/{done.pk}/change/").content.decode()
+    for shown in (listed, page):
+        assert "2026-12-06 13:40:07" in shown and "2026-12-06 13:40:09" in shown
+        assert "p.m." not in shown
+    # And a log's page offers nothing to save
+    for button in ('name="_save"', 'name="_continue"', 'name="_addanother"'):
+        assert button not in page

@@ -26,6 +26,7 @@ class Command(BaseCommand):
   Contact center is starting on {base}/
     Agent workspace : {base}/workspace/
     Customer chat   : {base}/chat/
+    Wallboard       : {base}/supervisor/  (reports: {base}/supervisor/reports/)
     Admin           : {base}/admin/
     REST API docs   : {base}/api/docs/
     Widget demo shop: {shop}/  (the chat embedded on another origin)

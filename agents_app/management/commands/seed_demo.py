@@ -1,12 +1,16 @@
-"""Create the demo admin, three demo agents and two skill groups (idempotent); print the
-logins."""
+"""Create the demo admin, a supervisor, three demo agents, two skill groups and a week of
+past chats for the reports (idempotent); print the logins."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from agents_app.actions.agents import agent_create
 from agents_app.actions.settings import service_settings_get
 from agents_app.models import Agent
+from core.roles import SUPERVISORS_GROUP
+from sessions_app.models import ChatSession
 from skills_app.actions import skill_group_create
 from skills_app.models import SkillGroup
 from skills_app.selectors import default_group
@@ -14,6 +18,8 @@ from skills_app.selectors import default_group
 DEMO_AGENTS = [("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")]
 DEMO_PASSWORD = "agent-demo"
 ADMIN = ("admin", "admin-demo")
+SUPERVISOR = ("sam", "supervisor-demo")  # in the Supervisors group: wallboard and reports
+HISTORY_CHATS = 1500  # a week of past chats, so the reports have charts at once
 # Two departments beside "General", both public, so the chat page asks which one: Alice leads
 # Billing (Bob backs her up), Carol leads Sales; Billing's chats reach General after a minute.
 DEMO_GROUPS = [
@@ -51,7 +57,22 @@ class Command(BaseCommand):
                 overflow_group_id=general.pk if overflow_after else None,
                 overflow_after_seconds=overflow_after,
             )
+        username, password = SUPERVISOR
+        if not User.objects.filter(username=username).exists():
+            user = User.objects.create_user(username=username, password=password)
+            user.groups.add(Group.objects.get_or_create(name=SUPERVISORS_GROUP)[0])
+        if not ChatSession.objects.exists():  # a fresh desk: a week of history once
+            self.stdout.write(f"Adding a week of past chats ({HISTORY_CHATS}) for the reports")
+            call_command(
+                "seed_history",
+                sessions=HISTORY_CHATS,
+                days=7,
+                agents=len(DEMO_AGENTS),
+                seed=1,
+                quiet=True,
+            )  # served by the demo agents themselves
         self.stdout.write("Demo logins (change them before real use):")
         self.stdout.write(f"  admin  : {ADMIN[0]} / {ADMIN[1]}")
+        self.stdout.write(f"  supervisor: {SUPERVISOR[0]} / {SUPERVISOR[1]}")
         for username, _ in DEMO_AGENTS:
             self.stdout.write(f"  agent  : {username} / {DEMO_PASSWORD}")

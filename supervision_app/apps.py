@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SupervisionAppConfig(AppConfig):
+    name = "supervision_app"
+    verbose_name = "Supervision and reports"
