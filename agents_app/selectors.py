@@ -28,7 +28,8 @@ def _count(qs: QuerySet) -> Subquery:
 def agents_with_load(queryset: QuerySet | None = None) -> QuerySet:
     """Agents annotated with `load`: standing offers plus active sessions.
 
-    Routing reads the same load in plain SQL (sessions_app/routing/pool.py): change both.
+    Routing reads the same load in plain SQL (sessions_app/routing/pool.py), the wallboard for
+    every agent at once (`loads_by_agent`): change all three.
     """
     queryset = Agent.objects.all() if queryset is None else queryset
     offers = Offer.objects.standing().filter(agent_id=OuterRef("pk"))
@@ -43,6 +44,17 @@ def agents_with_load(queryset: QuerySet | None = None) -> QuerySet:
 _MEMBERSHIPS = Prefetch(
     "memberships", queryset=SkillGroupMember.objects.select_related("group").order_by("group")
 )
+
+
+def loads_by_agent() -> dict[int, int]:
+    """Every loaded agent's load (as `agents_with_load` counts it) in two grouped reads: for
+    the whole floor at once, where a subquery per agent would be thousands."""
+    loads: dict[int, int] = {}
+    active = ChatSession.objects.filter(state=SessionState.ACTIVE)
+    for rows in (active, Offer.objects.standing()):
+        for agent_id, n in rows.values_list("agent_id").annotate(n=Count("pk")).order_by():
+            loads[agent_id] = loads.get(agent_id, 0) + n
+    return loads
 
 
 def agent_load(agent: Agent) -> int:

@@ -67,7 +67,7 @@ def _count_resync() -> None:
         log.debug("resync metric failed", exc_info=True)
 
 
-def _session_id(frame: dict) -> str:
+def session_id_of(frame: dict) -> str:
     value = frame.get("session_id")
     try:
         return str(uuid.UUID(str(value)))
@@ -77,7 +77,7 @@ def _session_id(frame: dict) -> str:
         raise NotFound("No such chat session.") from None
 
 
-class _NumberedConsumer(AsyncWebsocketConsumer):
+class NumberedConsumer(AsyncWebsocketConsumer):
     """Shared plumbing: frame parsing, ack/error replies, and in-order `seq` delivery."""
 
     group: str = ""
@@ -276,7 +276,7 @@ def _agent_messages(session_id: str, agent: Agent) -> list[dict]:
     return [selectors.message_dict(m) for m in selectors.session_messages(found.session)]
 
 
-class AgentConsumer(_NumberedConsumer):
+class AgentConsumer(NumberedConsumer):
     """/ws/agent/: the agent workspace."""
 
     commands = {
@@ -344,17 +344,17 @@ class AgentConsumer(_NumberedConsumer):
             self.serving.discard(frame.get("session_id"))
 
     async def cmd_accept(self, frame: dict) -> dict:
-        return {"session": await _accept(_session_id(frame), self.agent)}
+        return {"session": await _accept(session_id_of(frame), self.agent)}
 
     async def cmd_decline(self, frame: dict) -> dict:
         session = await database_sync_to_async(offer_decline)(
-            session_id=_session_id(frame), agent=self.agent
+            session_id=session_id_of(frame), agent=self.agent
         )
         return {"session_id": str(session.pk)}
 
     async def cmd_transfer(self, frame: dict) -> dict:
         transfer = await _transfer(
-            session_id=_session_id(frame),
+            session_id=session_id_of(frame),
             to_agent=frame.get("to_agent"),
             to_group=frame.get("to_group"),
             note=frame.get("note"),
@@ -363,7 +363,7 @@ class AgentConsumer(_NumberedConsumer):
         return {"transfer": transfer}
 
     async def cmd_typing(self, frame: dict) -> dict:
-        sid = _session_id(frame)
+        sid = session_id_of(frame)
         if sid not in self.serving:
             await _agent_serving(sid, self.agent)  # someone else's chat is not found, as ever
             self.serving.add(sid)
@@ -375,7 +375,7 @@ class AgentConsumer(_NumberedConsumer):
 
     async def cmd_read(self, frame: dict) -> dict:
         marked = await database_sync_to_async(messages_read)(
-            session_id=_session_id(frame),
+            session_id=session_id_of(frame),
             reader=Sender.AGENT,
             message_id=frame.get("message_id"),
             agent=self.agent,
@@ -389,11 +389,13 @@ class AgentConsumer(_NumberedConsumer):
         return await database_sync_to_async(transfer_targets)(self.agent)
 
     async def cmd_message(self, frame: dict) -> dict:
-        return {"message": await _agent_message(_session_id(frame), frame.get("body"), self.agent)}
+        return {
+            "message": await _agent_message(session_id_of(frame), frame.get("body"), self.agent)
+        }
 
     async def cmd_end(self, frame: dict) -> dict:
         session = await database_sync_to_async(session_end)(
-            session_id=_session_id(frame), reason=EndReason.AGENT_ENDED, agent=self.agent
+            session_id=session_id_of(frame), reason=EndReason.AGENT_ENDED, agent=self.agent
         )
         return {"session_id": str(session.pk), "reason": session.end_reason}
 
@@ -411,7 +413,7 @@ class AgentConsumer(_NumberedConsumer):
         return {"status": agent.status, "status_reason": agent.status_reason}
 
     async def cmd_messages(self, frame: dict) -> dict:
-        return {"messages": await _agent_messages(_session_id(frame), self.agent)}
+        return {"messages": await _agent_messages(session_id_of(frame), self.agent)}
 
 
 @database_sync_to_async
@@ -481,7 +483,7 @@ def _customer_message(session_id: str, body: Any):
     return selectors.message_dict(message)
 
 
-class CustomerConsumer(_NumberedConsumer):
+class CustomerConsumer(NumberedConsumer):
     """/ws/customer/<session_id>/?token=...: one customer's chat."""
 
     commands = {

@@ -15,7 +15,7 @@ from core.asyncdb import database_sync_to_async
 from core.roles import is_supervisor
 from sessions_app import selectors
 from sessions_app.access import Act, access_session
-from sessions_app.consumers import _NumberedConsumer, _session_id
+from sessions_app.consumers import NumberedConsumer, session_id_of
 
 from . import live
 from .snapshot import build_snapshot
@@ -43,7 +43,7 @@ def _transcript(session_id: str, user) -> dict:
     }
 
 
-class SupervisorConsumer(_NumberedConsumer):
+class SupervisorConsumer(NumberedConsumer):
     """The wallboard's socket: supervisors only (staff, or the Supervisors group)."""
 
     group = live.GROUP
@@ -91,7 +91,7 @@ class SupervisorConsumer(_NumberedConsumer):
                 await self.send_frame(frame)
 
     async def cmd_watch(self, frame: dict) -> dict:
-        session_id = _session_id(frame)
+        session_id = session_id_of(frame)
         if session_id not in self.watching and len(self.watching) >= WATCHED_MAX:
             for old in list(self.watching)[: len(self.watching) - WATCHED_MAX + 1]:
                 await self._unwatch(old)
@@ -113,7 +113,7 @@ class SupervisorConsumer(_NumberedConsumer):
             await self.send_frame({"type": "transcript", "session_id": session_id, **found})
 
     async def cmd_unwatch(self, frame: dict) -> dict:
-        await self._unwatch(_session_id(frame))
+        await self._unwatch(session_id_of(frame))
         return {}
 
     async def _unwatch(self, session_id: str) -> None:

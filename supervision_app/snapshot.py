@@ -14,7 +14,7 @@ from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from agents_app.models import Agent, AgentStatus
-from agents_app.selectors import service_settings
+from agents_app.selectors import loads_by_agent, service_settings
 from sessions_app.models import (
     ChatSession,
     EndReason,
@@ -168,16 +168,7 @@ def build_snapshot(now: datetime | None = None) -> dict:
 def _agents(default_capacity: int) -> list[dict]:
     """Every agent: status, why, since when, load (active chats and standing offers, as routing
     counts it) and capacity, and the groups they serve: four reads, whatever the number."""
-    load: dict = {}
-    active = (
-        ChatSession.objects.filter(state=SessionState.ACTIVE)
-        .values("agent_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    standing = Offer.objects.standing().values("agent_id").annotate(n=Count("pk")).order_by()
-    for row in [*active, *standing]:
-        load[row["agent_id"]] = load.get(row["agent_id"], 0) + row["n"]
+    load = loads_by_agent()
     groups: dict = {}
     for agent_id, group_id in SkillGroupMember.objects.order_by("group_id").values_list(
         "agent_id", "group_id"
