@@ -22,8 +22,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from contactcenter.overload import WatchOverload  # noqa: E402
 from core.bodylimit import BodyLimit  # noqa: E402
 from core.origin import OriginValidator  # noqa: E402
+from sessions_app import ws_urls as sessions_ws  # noqa: E402
 from sessions_app.ws_auth import WebSocketAuth  # noqa: E402
-from sessions_app.ws_urls import websocket_urlpatterns  # noqa: E402
+from supervision_app import ws_urls as supervision_ws  # noqa: E402
+
+# Each app's sockets: the agent's and customer's (sessions_app), the supervisor's.
+websocket_urlpatterns = sessions_ws.websocket_urlpatterns + supervision_ws.websocket_urlpatterns
 
 # daphne has no static file serving of its own: the workspace's JS, CSS and ringtone come from
 # WhiteNoise in Django's middleware, with their headers (a front proxy may serve STATIC_ROOT).

@@ -5,12 +5,16 @@ that transaction commits, derives from the same events everything the outside wo
 timer tasks (a new offer's deadline, an idle timer an agent's message started), live pushes to
 agents and customers (in one batch, in the order the events were recorded) and one log line per
 event. On a rollback nothing is derived; inside a caller's transaction (Django admin wraps its
-saves in one) it all waits for that outer commit. The webhooks' outbox rows are written from the
-same events, in the same transaction (webhooks_app/outbox.py).
+saves in one) it all waits for that outer commit.
+
+Apps above this one add their own work on the same events through `on_record` (from their
+AppConfig.ready, so this module imports none of them): the webhooks' outbox rows, written in
+the same transaction (webhooks_app/outbox.py); the reports' rollups a late change drops, and
+the wallboard's change flag after the commit (supervision_app).
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -19,8 +23,6 @@ from django.utils import timezone
 from agents_app.models import Agent
 from agents_app.selectors import agent_dict
 from core import sql
-from supervision_app import live, rollup
-from webhooks_app import outbox
 
 from . import push, selectors, timers
 from .models import ChatSession, EventKind, Message, Offer, Sender, SessionEvent, SessionState
@@ -76,19 +78,33 @@ def record(*events: Event) -> None:
             for e in stored
         ]
         sql.insert_values(SessionEvent, _EVENT_COLUMNS, rows)
-    # The webhooks' outbox rows, in the same transaction (nothing when no webhook wants them).
-    outbox.record(events)
-    # A past day's report rollup that these events change is dropped (rarely: a chat from
-    # before midnight), and written again by beat.
-    rollup.invalidate(events)
+    for work in _IN_TRANSACTION:
+        work(events)
     transaction.on_commit(lambda: _derive(events))
+
+
+# Other apps' work on every recorded batch of events: in the action's transaction, and after
+# its commit (beside the pushes, before the log lines).
+_IN_TRANSACTION: list[Callable[[Iterable[Event]], None]] = []
+_AFTER_COMMIT: list[Callable[[Iterable[Event]], None]] = []
+
+
+def on_record(
+    *,
+    in_transaction: Callable[[Iterable[Event]], None] | None = None,
+    after_commit: Callable[[Iterable[Event]], None] | None = None,
+) -> None:
+    """Register an app's work on the events (once, from its AppConfig.ready)."""
+    for registry, work in ((_IN_TRANSACTION, in_transaction), (_AFTER_COMMIT, after_commit)):
+        if work is not None and work not in registry:
+            registry.append(work)
 
 
 def _derive(events: Iterable[Event]) -> None:
     """After commit: the timers first (they are the deadlines), then pushes, then log lines.
     A failure here is logged, never raised: the commit stands, and the sweep or `seq` covers
     whatever did not go out."""
-    for stage in (_schedule_timers, _publish, live.changed, _log):
+    for stage in (_schedule_timers, _publish, *_AFTER_COMMIT, _log):
         try:
             stage(events)
         except Exception:  # noqa: BLE001 -- see the docstring

@@ -2,12 +2,9 @@
 
 from django.urls import path
 
-from supervision_app.consumers import SupervisorConsumer
-
 from . import consumers
 
 websocket_urlpatterns: list = [
     path("ws/agent/", consumers.AgentConsumer.as_asgi()),
     path("ws/customer/<str:session_id>/", consumers.CustomerConsumer.as_asgi()),
-    path("ws/supervisor/", SupervisorConsumer.as_asgi()),
 ]
