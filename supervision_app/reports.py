@@ -427,14 +427,19 @@ GROUP BY agent_id, data ->> 'status'
 
 
 def _time_in_status(start: datetime, end: datetime):
-    """(agent, status, seconds, first change) of the changes within the span: each status
+    """(agent, status, seconds, first change to it) of the changes within the span: each status
     lasts until the agent's next change, or the span's end. PostgreSQL adds it up itself (a
     month of a large floor is a few hundred thousand changes); other databases in Python."""
-    if connection.vendor == "postgresql":
-        params = {"start": start, "end": end, "kind": str(EventKind.AGENT_STATUS_CHANGED)}
-        with connection.cursor() as cursor:
-            cursor.execute(_TIME_IN_STATUS.format(table=SessionEvent._meta.db_table), params)
-            return [(a, s, float(sec), first) for a, s, sec, first in cursor.fetchall()]
+    if connection.vendor != "postgresql":
+        return time_in_status_python(start, end)
+    params = {"start": start, "end": end, "kind": str(EventKind.AGENT_STATUS_CHANGED)}
+    with connection.cursor() as cursor:
+        cursor.execute(_TIME_IN_STATUS.format(table=SessionEvent._meta.db_table), params)
+        return [(a, s, float(sec), first) for a, s, sec, first in cursor.fetchall()]
+
+
+def time_in_status_python(start: datetime, end: datetime):
+    """`_time_in_status` for databases without PostgreSQL's JSON operators (SQLite)."""
     found: dict[int, list] = {}
     changes = (
         SessionEvent.objects.filter(
@@ -446,8 +451,9 @@ def _time_in_status(start: datetime, end: datetime):
     )
     for agent_id, at, data in changes:
         found.setdefault(agent_id, []).append((at, (data or {}).get("status")))
-    rows = []
+    totals: dict[tuple[int, str], list] = {}  # (agent, status): [seconds, first change to it]
     for agent_id, moments in found.items():
         for (at, status), (next_at, _) in zip(moments, [*moments[1:], (end, None)], strict=True):
-            rows.append((agent_id, status, (next_at - at).total_seconds(), moments[0][0]))
-    return rows
+            total = totals.setdefault((agent_id, status), [0.0, at])
+            total[0] += (next_at - at).total_seconds()
+    return [(agent, status, sec, first) for (agent, status), (sec, first) in totals.items()]

@@ -19,7 +19,13 @@ from sessions_app.models import (
     SessionEvent,
 )
 from supervision_app.models import ReportDay
-from supervision_app.reports import agents_report, percentile, summary_report
+from supervision_app.reports import (
+    _time_in_status,
+    agents_report,
+    percentile,
+    summary_report,
+    time_in_status_python,
+)
 from supervision_app.rollup import rollup_days
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +234,9 @@ def test_agents_report(history):
 
     report = agents_report(**RANGE)
     rows = {row["agent"]["id"]: row for row in report["agents"]}
+    # SQLite's way (Python) adds up the same time in each status as PostgreSQL's (SQL).
+    start, end = utc(2026, 10, 31, 4), utc(2026, 11, 3, 5)
+    assert sorted(time_in_status_python(start, end)) == sorted(_time_in_status(start, end))
     assert rows[str(x.pk)] == {
         "agent": {"id": str(x.pk), "display_name": x.name},
         "served": 3,  # A, B, G

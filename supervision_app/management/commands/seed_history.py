@@ -606,8 +606,12 @@ def seed_history(
     # Planner statistics for what was just written, as autovacuum keeps them on a desk that
     # has run a while: without them a report's plan is chosen for empty tables.
     with connection.cursor() as cursor:
-        tables = (ChatSession, Offer, Rating, SessionEvent)
-        cursor.execute(f"ANALYZE {', '.join(m._meta.db_table for m in tables)}")
+        tables = [m._meta.db_table for m in (ChatSession, Offer, Rating, SessionEvent)]
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
+        else:  # SQLite's ANALYZE takes one table, or the whole database
+            for table in tables:
+                cursor.execute(f"ANALYZE {table}")
     return tally
 
 
