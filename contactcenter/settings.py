@@ -376,6 +376,10 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": ["online", "away", "offline"],
         "HealthCheckEnum": ["ok", "down"],
         "DeliveryStatusEnum": ["pending", "delivered", "failed"],
+        # A Session's state as the schema always named it, now that the wallboard's waiting
+        # chats have a `state` of their own.
+        "StateEnum": ["queued", "offered", "active", "ended"],
+        "WaitingStateEnum": ["queued", "offered"],
     },
 }
 

@@ -69,6 +69,14 @@ class WaitingSerializer(serializers.Serializer):
     waiting_seconds = serializers.FloatField()
 
 
+class ActiveSerializer(serializers.Serializer):
+    session_id = serializers.CharField()
+    customer_name = serializers.CharField()
+    skill_group_id = serializers.CharField(allow_null=True)
+    agent_id = serializers.CharField()
+    serving_seconds = serializers.FloatField(help_text="Since its agent accepted it.")
+
+
 class SnapshotSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     service_level_seconds = serializers.IntegerField(help_text="Extension: the target used.")
@@ -76,6 +84,9 @@ class SnapshotSerializer(serializers.Serializer):
     groups = GroupFiguresSerializer(many=True)
     agents = SnapshotAgentSerializer(many=True)
     waiting = WaitingSerializer(many=True, help_text="The longest-waiting first (at most 1000).")
+    active = ActiveSerializer(
+        many=True, help_text="Extension: the chats being served, longest first (at most 2000)."
+    )
 
 
 class SnapshotView(APIView):

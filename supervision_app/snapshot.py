@@ -30,6 +30,7 @@ RECENT = timedelta(minutes=30)  # "missed offers and abandoned chats in the last
 WAITING = (SessionState.QUEUED, SessionState.OFFERED)
 OPEN = (SessionState.QUEUED, SessionState.OFFERED, SessionState.ACTIVE)
 WAITING_LISTED = 1000  # the longest-waiting chats listed; the counts cover them all
+ACTIVE_LISTED = 2000  # the chats being served, longest first (an extension: open one to watch)
 STATUS_ORDER = {AgentStatus.ONLINE: 0, AgentStatus.AWAY: 1, AgentStatus.OFFLINE: 2}
 
 
@@ -152,6 +153,18 @@ def build_snapshot(now: datetime | None = None) -> dict:
         .order_by("created_at")
         .values("id", "customer_name", "skill_group_id", "state", "created_at")[:WAITING_LISTED]
     ]
+    active = [
+        {
+            "session_id": str(row["id"]),
+            "customer_name": row["customer_name"],
+            "skill_group_id": None if row["skill_group_id"] is None else str(row["skill_group_id"]),
+            "agent_id": str(row["agent_id"]),
+            "serving_seconds": _seconds(now - row["accepted_at"]),
+        }
+        for row in ChatSession.objects.filter(state=SessionState.ACTIVE)
+        .order_by("accepted_at")
+        .values("id", "customer_name", "skill_group_id", "agent_id", "accepted_at")[:ACTIVE_LISTED]
+    ]
     return {
         "generated_at": iso(now),
         "service_level_seconds": cfg.service_level_seconds,
@@ -162,6 +175,7 @@ def build_snapshot(now: datetime | None = None) -> dict:
         ],
         "agents": _agents(cfg.default_max_sessions),
         "waiting": waiting,
+        "active": active,
     }
 
 

@@ -45,6 +45,7 @@
     counters: [], // {node, start (server ms), last}: the live "counting up" texts
     agentRows: new Map(), // agent id -> {key, tr, counter}: the rows shown, kept for reuse
     waitingRows: new Map(), // session id -> {key, tr, counter}: the same for the waiting chats
+    activeRows: new Map(), // ... and for the chats being served
     longest: null, // {node, start} of the longest-wait tile, while someone waits
     watch: null, // {id, session, messages, ended, error}
     showOffline: localStorage.getItem("cc.wallboard.offline") === "1",
@@ -149,6 +150,7 @@
     renderGroups(s.groups || []);
     renderAgents(s.agents || []);
     renderWaiting(s.waiting || []);
+    renderActive(s.active || []);
     const at = new Date(state.anchor);
     $("as-of").textContent = t("as of %(time)s", {
       time: at.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
@@ -313,47 +315,81 @@
           : t("Every agent is offline.");
   }
 
-  // A waiting chat's row, kept while its name, group and state stay (up to 1,000 are listed).
-  function waitingRow(w) {
-    const id = String(w.session_id);
-    const group = state.groupNames.get(String(w.skill_group_id)) || "—";
-    const key = [w.customer_name, group, w.state].join("\u0001");
-    const start = waitStart(w.waiting_seconds);
-    const known = state.waitingRows.get(id);
+  // A chat's row (waiting, or being served), kept while what it shows stays; its clock keeps
+  // counting either way. The customer's name opens the chat in the side panel.
+  function chatRow(store, item, { key, cells, start, clockClass, attrs = {} }) {
+    const id = String(item.session_id);
+    const known = store.get(id);
     if (known && known.key === key) {
       known.counter.start = start;
       return known;
     }
-    const open = el("button", { type: "button", class: "link open" }, w.customer_name || "—");
+    const open = el("button", { type: "button", class: "link open" }, item.customer_name || "—");
     open.addEventListener("click", () => watch(id));
-    const wait = el("span", { class: "num wait", role: "cell" });
-    const stateText = STATE_TEXT[w.state] ? STATE_TEXT[w.state]() : w.state;
+    const clock = el("span", { class: `num ${clockClass}`, role: "cell" });
     const tr = el(
       "div",
-      { class: "sv-row", role: "row", "data-key": id, "data-session-id": id, "data-state": w.state },
+      { class: "sv-row", role: "row", "data-key": id, "data-session-id": id, ...attrs },
       el("span", { class: "sv-name", role: "rowheader" }, open),
-      el("span", { role: "cell" }, group),
-      el("span", { role: "cell" }, el("span", { class: "sv-state", "data-state": w.state }, stateText)),
-      wait,
+      ...cells,
+      clock,
     );
-    const row = { key, tr, counter: { node: wait, start, last: -1 } };
-    state.waitingRows.set(id, row);
+    const row = { key, tr, counter: { node: clock, start, last: -1 } };
+    store.set(id, row);
     return row;
   }
 
-  function renderWaiting(waiting) {
-    const ordered = [...waiting].sort((a, b) => Number(b.waiting_seconds) - Number(a.waiting_seconds));
-    const rows = ordered.map(waitingRow);
-    const kept = new Set(ordered.map((w) => String(w.session_id)));
-    for (const id of state.waitingRows.keys()) if (!kept.has(id)) state.waitingRows.delete(id);
+  function renderChats(items, store, ids, makeRow) {
+    const rows = items.map(makeRow);
+    const kept = new Set(items.map((item) => String(item.session_id)));
+    for (const id of store.keys()) if (!kept.has(id)) store.delete(id);
     const watched = state.watch && state.watch.id;
     for (const row of rows) {
       state.counters.push(row.counter);
       row.tr.classList.toggle("selected", row.tr.dataset.key === watched);
     }
-    placeRows($("waiting-body"), rows);
-    $("waiting-count").textContent = waiting.length ? numbers.format(waiting.length) : "";
-    $("no-waiting").hidden = waiting.length > 0;
+    placeRows($(ids.body), rows);
+    $(ids.count).textContent = items.length ? numbers.format(items.length) : "";
+    $(ids.empty).hidden = items.length > 0;
+  }
+
+  // Waiting chats (up to 1,000 are listed), the longest wait first.
+  function waitingRow(w) {
+    const group = state.groupNames.get(String(w.skill_group_id)) || "—";
+    const stateText = STATE_TEXT[w.state] ? STATE_TEXT[w.state]() : w.state;
+    return chatRow(state.waitingRows, w, {
+      key: [w.customer_name, group, w.state].join("\u0001"),
+      start: waitStart(w.waiting_seconds),
+      clockClass: "wait",
+      attrs: { "data-state": w.state },
+      cells: [
+        el("span", { role: "cell" }, group),
+        el("span", { role: "cell" }, el("span", { class: "sv-state", "data-state": w.state }, stateText)),
+      ],
+    });
+  }
+
+  function renderWaiting(waiting) {
+    const ordered = [...waiting].sort((a, b) => Number(b.waiting_seconds) - Number(a.waiting_seconds));
+    const ids = { body: "waiting-body", count: "waiting-count", empty: "no-waiting" };
+    renderChats(ordered, state.waitingRows, ids, waitingRow);
+  }
+
+  // Chats being served, the longest first, with their agent.
+  function activeRow(a) {
+    const group = state.groupNames.get(String(a.skill_group_id)) || "—";
+    const agent = state.agentNames.get(String(a.agent_id)) || "—";
+    return chatRow(state.activeRows, a, {
+      key: [a.customer_name, agent, group].join("\u0001"),
+      start: waitStart(a.serving_seconds),
+      clockClass: "serving",
+      cells: [el("span", { role: "cell" }, agent), el("span", { role: "cell" }, group)],
+    });
+  }
+
+  function renderActive(active) {
+    const ids = { body: "active-body", count: "active-count", empty: "no-active" };
+    renderChats(active, state.activeRows, ids, activeRow);
   }
 
   // Puts the rows' elements in `body` in order, touching the DOM only where a row changed; all

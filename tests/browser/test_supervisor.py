@@ -158,6 +158,10 @@ def test_wallboard_shows_a_waiting_chat_live_and_its_transcript_until_served_and
     expect(agent_row).to_contain_text("Online")
     expect(agent_row).to_contain_text("1 / 5")
     expect(page.locator("#watch-facts")).to_contain_text(f"Served by {agent.display_name}")
+    # ... and it is listed among the chats being served, with its agent, its time counting
+    serving = page.locator(f"#active-body [data-session-id='{chat['id']}']")
+    expect(serving).to_contain_text(agent.display_name)
+    expect(serving.locator(".serving")).to_have_attribute("data-seconds", re.compile(r"\d+"))
     expect(page.locator("#watch-transfer")).to_be_enabled()
     expect(page.locator("#watch-note")).to_be_hidden()
     shot(page, "chat-served")
@@ -176,6 +180,7 @@ def test_wallboard_shows_a_waiting_chat_live_and_its_transcript_until_served_and
     page.click("#watch-end")
     expect(page.locator("#watch-ended")).to_contain_text("A staff member ended this chat.")
     expect(tile(page, "active")).to_have_text("0", timeout=5000)
+    expect(page.locator("#active-body .sv-row")).to_have_count(0)
     ended = api.get(f"/api/sessions/{chat['id']}/", headers=customer).json()
     assert ended["state"] == "ended"
     assert ended["end_reason"] == "staff_ended"

@@ -125,6 +125,11 @@ def test_snapshot_agents_and_waiting(floor):
         ("queued", 10.0),
     ]
     assert waiting[0]["skill_group_id"] == str(floor["billing"].pk)
+    # The chats being served (an extension), the longest first, with their agents.
+    assert [(a["agent_id"], a["serving_seconds"]) for a in snap["active"]] == [
+        (str(floor["x"].pk), 285.0),  # created 300 s ago, accepted after 15 s
+        (str(floor["y"].pk), 175.0),
+    ]
 
 
 def test_snapshot_endpoint_answers_supervisors(floor, client, django_user_model):
