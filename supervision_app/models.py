@@ -37,12 +37,19 @@ class ReportDay(models.Model):
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # One row per day and group, and one for all groups (partial indexes: SQLite has no
+        # NULLS NOT DISTINCT).
         constraints = [
             models.UniqueConstraint(
                 fields=["timezone", "day", "group"],
-                nulls_distinct=False,
+                condition=models.Q(group__isnull=False),
                 name="one_report_day_per_group",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["timezone", "day"],
+                condition=models.Q(group__isnull=True),
+                name="one_report_day_in_total",
+            ),
         ]
         indexes = [models.Index(fields=["starts_at", "ends_at"], name="report_day_span")]
 
