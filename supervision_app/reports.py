@@ -168,10 +168,12 @@ UTC = ZoneInfo("UTC")
 
 def _bucket_key(moment: datetime, zone: ZoneInfo, bucket: str) -> datetime:
     """The bucket's start as a UTC instant (local wall times repeat in autumn; instants do
-    not): a local day from its midnight, an hour by its instant."""
+    not): a local day from its midnight, a local hour from its start (the fold kept, so the
+    repeated hour is a bucket of its own; half-hour zones' hours start on their own :00)."""
+    local = moment.astimezone(zone)
     if bucket == "day":
-        return day_span(moment.astimezone(zone).date(), zone)[0].astimezone(UTC)
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        return day_span(local.date(), zone)[0].astimezone(UTC)
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def _bucket_starts(date_from: date, date_to: date, zone: ZoneInfo, bucket: str) -> list[datetime]:

@@ -179,6 +179,17 @@ def test_hourly_buckets_keep_the_repeated_hour_of_the_autumn_change_apart(histor
     assert sum(buckets.values()) == 3  # C belongs to 31 October
 
 
+def test_hours_of_a_half_hour_zone_start_on_its_own_clock(history, service_settings):
+    service_settings.timezone = "Asia/Kolkata"  # UTC+05:30
+    service_settings.save()
+    day = date(2026, 11, 1)  # D at 05:30 UTC is 11:00 there, E at 06:30 UTC is 12:00
+    report = summary_report(date_from=day, date_to=day, bucket="hour")
+    buckets = {b["start"]: b["created"] for b in report["buckets"]}
+    assert len(buckets) == 24
+    assert buckets["2026-11-01T11:00:00+05:30"] == 1
+    assert buckets["2026-11-01T12:00:00+05:30"] == 1
+
+
 def test_rollups_give_the_same_figures_and_a_late_change_drops_its_day(history):
     late = chat(utc(2026, 11, 2, 10), open_state="queued")
     assert rollup_days() > 0
