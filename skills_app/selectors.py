@@ -54,10 +54,17 @@ def group_dict(group: SkillGroup) -> dict:
     }
 
 
+def group_refs(*, public_only: bool = False) -> list[dict]:
+    """Every group's id and name (or the public ones'), the default first."""
+    groups = SkillGroup.objects.order_by("-is_default", "name", "pk")
+    if public_only:
+        groups = groups.filter(is_public=True)
+    return [{"id": str(pk), "name": name} for pk, name in groups.values_list("pk", "name")]
+
+
 def public_groups() -> list[dict]:
     """What the customer chat page offers: the public groups, the default first."""
-    groups = SkillGroup.objects.filter(is_public=True).order_by("-is_default", "name", "pk")
-    return [{"id": str(g.pk), "name": g.name} for g in groups]
+    return group_refs(public_only=True)
 
 
 def groups_to_wake(*, agent_ids=(), group_ids=()) -> list[int]:

@@ -7,7 +7,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from agents_app.selectors import agent_for_user
 from core.roles import supervisor_required
-from skills_app.selectors import groups_with_members
+from skills_app.selectors import group_refs
 
 
 def _nav(request: HttpRequest) -> dict:
@@ -24,6 +24,6 @@ def wallboard(request: HttpRequest) -> HttpResponse:
 @supervisor_required
 @ensure_csrf_cookie
 def reports(request: HttpRequest) -> HttpResponse:
-    # The group filter's choices, rendered here: the skill-groups API is staff's.
-    groups = [{"id": str(g.pk), "name": g.name} for g in groups_with_members()]
-    return render(request, "supervision_app/reports.html", {**_nav(request), "groups": groups})
+    # The group filter's choices, in the page: no request before the first report.
+    context = {**_nav(request), "groups": group_refs()}
+    return render(request, "supervision_app/reports.html", context)

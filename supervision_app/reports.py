@@ -248,19 +248,23 @@ def summary_report(
     }
 
 
+# The figures a rollup row keeps as they are (its percentiles are computed before it is written).
+STORED = (
+    "created",
+    "served",
+    "abandoned",
+    "idle_ended",
+    "timed_out",
+    "handle_sum",
+    "handle_count",
+    "rating_sum",
+    "rating_count",
+)
+
+
 def from_rollup(row: ReportDay) -> Figures:
     return Figures(
-        created=row.created,
-        served=row.served,
-        abandoned=row.abandoned,
-        idle_ended=row.idle_ended,
-        timed_out=row.timed_out,
-        handle_sum=row.handle_sum,
-        handle_count=row.handle_count,
-        rating_sum=row.rating_sum,
-        rating_count=row.rating_count,
-        p50=row.wait_p50,
-        p90=row.wait_p90,
+        **{name: getattr(row, name) for name in STORED}, p50=row.wait_p50, p90=row.wait_p90
     )
 
 

@@ -24,7 +24,7 @@ from sessions_app.models import ChatSession, EventKind
 from skills_app.models import SkillGroup
 
 from .models import ReportDay
-from .reports import Figures, chat_rows, day_span
+from .reports import STORED, Figures, chat_rows, day_span
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +76,9 @@ def _row(zone_name, day, start, end, group_id, figures: Figures) -> ReportDay:
         group_id=group_id,
         starts_at=start,
         ends_at=end,
-        created=figures.created,
-        served=figures.served,
-        abandoned=figures.abandoned,
-        idle_ended=figures.idle_ended,
-        timed_out=figures.timed_out,
         wait_p50=p50,
         wait_p90=p90,
-        handle_sum=figures.handle_sum,
-        handle_count=figures.handle_count,
-        rating_sum=figures.rating_sum,
-        rating_count=figures.rating_count,
+        **{name: getattr(figures, name) for name in STORED},
     )
 
 

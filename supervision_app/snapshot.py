@@ -26,6 +26,8 @@ from sessions_app.models import (
 from sessions_app.selectors import iso
 from skills_app.models import SkillGroup, SkillGroupMember
 
+from .reports import day_span
+
 RECENT = timedelta(minutes=30)  # "missed offers and abandoned chats in the last 30 minutes"
 WAITING = (SessionState.QUEUED, SessionState.OFFERED)
 OPEN = (SessionState.QUEUED, SessionState.OFFERED, SessionState.ACTIVE)
@@ -35,9 +37,9 @@ STATUS_ORDER = {AgentStatus.ONLINE: 0, AgentStatus.AWAY: 1, AgentStatus.OFFLINE:
 
 
 def start_of_today(now: datetime, zone: str) -> datetime:
-    """Midnight of the current day in the settings' time zone."""
-    local = now.astimezone(ZoneInfo(zone))
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    """The start of the current day in the settings' time zone (as the reports' days start)."""
+    local_zone = ZoneInfo(zone)
+    return day_span(now.astimezone(local_zone).date(), local_zone)[0]
 
 
 @dataclass
