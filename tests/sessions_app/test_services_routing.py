@@ -12,6 +12,7 @@ from sessions_app.actions.create import session_create
 from sessions_app.actions.end import session_end
 from sessions_app.models import Offer, SessionEvent, SessionState
 from sessions_app.routing.drain import queue_drain
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -156,6 +157,8 @@ def test_queue_drains_in_creation_order_when_capacity_frees(auto, make_agent, ma
     assert positions == [1, 2, 3]
     # When the active chat ends, the oldest waiting one is served, the others move up
     session_end(session_id=serving.pk, agent=agent, reason="agent_ended")
+    # (the drain runs after the commit; a worker holding the group's lock routes it instead)
+    wait_until(lambda: selectors.session_get(waiting[0].pk).state == SessionState.ACTIVE)
     states = [selectors.session_get(s.pk).state for s in waiting]
     assert states == ["active", "queued", "queued"]
     assert selectors.queue_position(selectors.session_get(waiting[1].pk)) == 1
@@ -166,7 +169,7 @@ def test_raising_capacity_drains_the_queue(auto, make_agent, make_session):
     make_session()
     waiting, _ = make_session()
     agent_update(agent_id=agent.pk, max_sessions=2)
-    assert selectors.session_get(waiting.pk).state == SessionState.ACTIVE
+    wait_until(lambda: selectors.session_get(waiting.pk).state == SessionState.ACTIVE, timeout=5)
 
 
 def test_raising_the_default_capacity_drains_the_queue(auto, make_agent, make_session):
@@ -176,7 +179,7 @@ def test_raising_the_default_capacity_drains_the_queue(auto, make_agent, make_se
     make_session()
     waiting, _ = make_session()
     service_settings_update(default_max_sessions=2)
-    assert selectors.session_get(waiting.pk).state == SessionState.ACTIVE
+    wait_until(lambda: selectors.session_get(waiting.pk).state == SessionState.ACTIVE, timeout=5)
 
 
 def test_a_settings_change_applies_to_offers_made_after_it(manual, make_agent, make_session):
