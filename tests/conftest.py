@@ -5,6 +5,7 @@ Tests that talk to those processes must use `transactional_db`, so their rows ar
 """
 
 import itertools
+import signal
 import time
 from collections.abc import Callable
 
@@ -115,6 +116,24 @@ def celery_beat(django_db_setup, tmp_path_factory):
     proc = procs.celery_beat(tmp_path_factory.mktemp("beat")).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def beat_held():
+    """Beat held still (SIGSTOP) for the test, if this session started it; the sweep it sends
+    every TIMER_SWEEP_SECONDS drains every group with a queue, so a test that must be a
+    group's only router (or a timer's only resolver) cannot have it. A sweep sent just before
+    is given time to run first."""
+    beat = procs.Proc.started.get("beat")
+    if beat is None or not beat.running():
+        yield
+        return
+    beat.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(settings_value("TIMER_SWEEP_SECONDS") + 0.3)
+        yield
+    finally:
+        beat.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,8 @@ def child_env(**extra: str) -> dict[str, str]:
 class Proc:
     """A child process that logs to test-output/<name>.log and can be killed and started again."""
 
+    started: dict[str, "Proc"] = {}  # by name, the last of each started in this test session
+
     def __init__(self, name: str, argv: list[str], env: dict[str, str]):
         self.name, self.argv, self.env = name, argv, env
         self.popen: subprocess.Popen | None = None
@@ -71,7 +73,16 @@ class Proc:
             start_new_session=True,
         )
         log.close()
+        Proc.started[self.name] = self
         return self
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def send_signal(self, sig: int) -> None:
+        """Send `sig` to the process and its children (SIGSTOP / SIGCONT hold one still)."""
+        if self.running():
+            os.killpg(self.popen.pid, sig)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.popen and self.popen.poll() is None:

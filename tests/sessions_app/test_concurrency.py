@@ -176,7 +176,7 @@ def start_router() -> tuple[threading.Thread, list]:
 
 
 def test_a_create_that_finds_routing_busy_is_routed_by_the_router_that_holds_the_lock(
-    manual, make_agent, monkeypatch
+    manual, make_agent, monkeypatch, beat_held
 ):
     # Given an agent with room, and a router paused mid-pass with the routing lock held, its
     # batch (one earlier session) already taken
@@ -211,7 +211,7 @@ def test_a_create_that_finds_routing_busy_is_routed_by_the_router_that_holds_the
 
 
 def test_room_freed_while_a_router_holds_the_lock_is_used_by_that_router(
-    auto, make_agent, monkeypatch
+    auto, make_agent, monkeypatch, beat_held
 ):
     # Given an agent of capacity 1 serving one chat, a second chat queued, and a router that
     # has just counted no free room and still holds the routing lock

@@ -1,8 +1,6 @@
 """Timers against a real prefork Celery worker and beat on real Redis, with 1-2 s timeouts."""
 
 import contextlib
-import os
-import signal
 import time
 
 import pytest
@@ -59,17 +57,10 @@ def forget_tick_claims(monkeypatch) -> None:
 
 
 @pytest.fixture
-def sweep_paused(timers, celery_beat, settings, monkeypatch):
-    """The beat stopped (SIGSTOP) for the test, so only the ticks' tasks can resolve a timer:
-    a timer resolved at all came from its tick. A sweep sent just before is given time to run
-    first."""
-    os.killpg(celery_beat.popen.pid, signal.SIGSTOP)
-    try:
-        time.sleep(settings.TIMER_SWEEP_SECONDS + 0.3)
-        forget_tick_claims(monkeypatch)
-        yield
-    finally:
-        os.killpg(celery_beat.popen.pid, signal.SIGCONT)
+def sweep_paused(timers, celery_beat, beat_held, monkeypatch):
+    """The beat stopped for the test, so only the ticks' tasks can resolve a timer: a timer
+    resolved at all came from its tick."""
+    forget_tick_claims(monkeypatch)
 
 
 def standing(session) -> Offer | None:
