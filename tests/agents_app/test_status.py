@@ -11,6 +11,7 @@ from core.errors import Conflict, Invalid, NotFound
 from sessions_app import selectors
 from sessions_app.actions.offers import offer_accept
 from sessions_app.models import Offer, SessionEvent
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,8 +34,15 @@ def test_coming_online_drains_the_queue_in_creation_order(manual, make_agent, ma
     waiting = [make_session(name=f"C{i}")[0] for i in range(3)]
     agent = make_agent(max_sessions=2)
     assert agent.status == AgentStatus.ONLINE
+    # (drained after the commit, or by the worker's sweep if it held the queue's lock)
+    wait_until(lambda: selectors.session_get(waiting[1].pk).state == "offered", timeout=5)
     states = [selectors.session_get(s.pk).state for s in waiting]
     assert states == ["offered", "offered", "queued"]
+
+
+def offered_to(session) -> int | None:
+    offer = Offer.objects.filter(session=session, outcome="").first()
+    return offer.agent_id if offer else None
 
 
 def test_going_away_withdraws_every_standing_offer_and_reoffers_them(
@@ -45,8 +53,8 @@ def test_going_away_withdraws_every_standing_offer_and_reoffers_them(
     other = make_agent(status="offline", max_sessions=2)
     agent_set_status(agent_id=other.pk, status="online")
     agent_set_status(agent_id=leaving.pk, status="away")
-    for session in sessions:
-        assert Offer.objects.get(session=session, outcome="").agent_id == other.pk
+    for session in sessions:  # (re-offered after the commit, or by the worker's sweep)
+        wait_until(lambda s=session: offered_to(s) == other.pk, timeout=5)
         assert SessionEvent.objects.filter(session=session, kind="offer.withdrawn").count() == 1
     assert agent_load(leaving) == 0
 
@@ -60,7 +68,7 @@ def test_going_away_without_anyone_else_queues_the_offered_sessions(
     assert selectors.session_get(session.pk).state == "queued"
     # And coming back online offers it again (a withdrawal is not a miss)
     agent_set_status(agent_id=agent.pk, status="online")
-    assert Offer.objects.get(session=session, outcome="").agent_id == agent.pk
+    wait_until(lambda: offered_to(session) == agent.pk, timeout=5)
 
 
 def test_setting_the_same_status_changes_nothing(manual, make_agent, make_session):

@@ -41,6 +41,11 @@ def test_a_session_without_a_group_goes_to_the_default_group(manual, make_agent)
     assert offered_to(session) == agent.pk
 
 
+def agents_named(data: dict) -> set[str]:
+    """Every agent a routing decision lists (away, offline, at capacity, …)."""
+    return {str(pk) for value in data.values() if isinstance(value, list) for pk in value}
+
+
 def test_only_members_of_the_sessions_group_are_offered_it(manual, make_agent, make_group):
     # Given an idle agent outside Billing and a busier one inside it
     outsider, member = make_agent(), make_agent(max_sessions=3)
@@ -52,7 +57,7 @@ def test_only_members_of_the_sessions_group_are_offered_it(manual, make_agent, m
     # And the decision names the group; the outsider was never a candidate
     data = decision(session)
     assert (data["group"], data["group_name"]) == (str(billing.pk), "Billing")
-    assert str(outsider.pk) not in str(data)
+    assert str(outsider.pk) not in agents_named(data)
 
 
 def test_the_best_priority_is_offered_first_then_the_next_when_it_is_full(
@@ -182,7 +187,7 @@ def test_overflow_is_one_step_only(manual, make_agent, make_group, clock):
     assert selectors.session_get(session.pk).state == SessionState.QUEUED
     data = decision(session, "routing.queued")
     assert data["overflow_group"] == str(sales.pk)
-    assert str(support_agent.pk) not in str(data)
+    assert str(support_agent.pk) not in agents_named(data)
 
 
 def test_raising_an_agents_capacity_drains_each_of_its_groups(auto, make_agent, make_group):
@@ -203,4 +208,4 @@ def test_adding_a_member_routes_what_waits_in_that_group(auto, make_agent, make_
     assert waiting.state == SessionState.QUEUED
     agent = make_agent()
     skill_group_update(group_id=billing.pk, members=[{"agent_id": agent.pk, "priority": 2}])
-    assert selectors.session_get(waiting.pk).agent_id == agent.pk
+    wait_until(lambda: selectors.session_get(waiting.pk).agent_id == agent.pk, timeout=5)
