@@ -11,6 +11,7 @@ from sessions_app.actions.end import session_end
 from sessions_app.actions.messages import message_send, session_idle_end
 from sessions_app.actions.offers import offer_accept
 from sessions_app.models import SessionEvent, SessionState
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,9 +31,9 @@ def bodies(session) -> list[tuple[str, str]]:
 def test_a_customer_may_write_while_queued_offered_and_active(manual, make_agent, make_session):
     queued, _ = make_session(message=None)
     message_send(session_id=queued.pk, sender="customer", body="still there?")
-    agent = make_agent()
+    agent = make_agent()  # (its drain runs after the commit, or the worker's sweep routes it)
+    wait_until(lambda: selectors.session_get(queued.pk).state == SessionState.OFFERED, timeout=5)
     offered = selectors.session_get(queued.pk)
-    assert offered.state == SessionState.OFFERED
     message_send(session_id=offered.pk, sender="customer", body="hello?")
     offer_accept(session_id=offered.pk, agent=agent)
     message_send(session_id=offered.pk, sender="customer", body="hi!")

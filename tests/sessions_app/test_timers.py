@@ -205,7 +205,7 @@ def test_offers_made_in_one_pass_expire_together_on_the_worker(timers, make_agen
     # Given four waiting sessions offered at once when two agents come online together
     sessions = [make_session()[0] for _ in range(4)]
     first = make_agent(max_sessions=4)
-    offers = [standing(s) for s in sessions]
+    offers = wait_until(lambda: all(found := [standing(s) for s in sessions]) and found)
     assert {o.agent_id for o in offers} == {first.pk}
     second = make_agent(max_sessions=4)
     # Then, once their shared deadline passes, every one moves to the other agent
