@@ -32,6 +32,14 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10, interval: f
     raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
 
 
+def offered_to(session) -> int | None:
+    """The agent holding the session's standing offer, if any."""
+    from sessions_app.models import Offer
+
+    offer = Offer.objects.standing().filter(session=session).first()
+    return offer.agent_id if offer else None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _translations_compiled():
     """The catalogues compiled (as `make run` does), for this process and the servers the

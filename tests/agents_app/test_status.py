@@ -11,7 +11,7 @@ from core.errors import Conflict, Invalid, NotFound
 from sessions_app import selectors
 from sessions_app.actions.offers import offer_accept
 from sessions_app.models import Offer, SessionEvent
-from tests.conftest import wait_until
+from tests.conftest import offered_to, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,11 +38,6 @@ def test_coming_online_drains_the_queue_in_creation_order(manual, make_agent, ma
     wait_until(lambda: selectors.session_get(waiting[1].pk).state == "offered", timeout=5)
     states = [selectors.session_get(s.pk).state for s in waiting]
     assert states == ["offered", "offered", "queued"]
-
-
-def offered_to(session) -> int | None:
-    offer = Offer.objects.filter(session=session, outcome="").first()
-    return offer.agent_id if offer else None
 
 
 def test_going_away_withdraws_every_standing_offer_and_reoffers_them(

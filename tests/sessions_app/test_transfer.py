@@ -18,7 +18,7 @@ from sessions_app.actions.offers import (
 from sessions_app.actions.transfer import session_transfer
 from sessions_app.models import ChatSession, Message, Offer, SessionEvent, SessionState
 from skills_app.actions import skill_group_create
-from tests.conftest import unique, wait_until
+from tests.conftest import offered_to, unique, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -235,7 +235,7 @@ def test_the_senders_room_is_freed_on_accept(manual, make_agent, make_session):
     session_transfer(session_id=session.pk, to_agent=bob.pk, by_agent=alice)
     offer_accept(session_id=session.pk, agent=bob)
     # Then the waiting chat is offered to Alice, whose one slot the transfer freed
-    wait_until(lambda: getattr(standing(waiting), "agent_id", None) == alice.pk)
+    wait_until(lambda: offered_to(waiting) == alice.pk)
 
 
 def test_who_may_transfer(alice_and_bob, make_agent, make_session):

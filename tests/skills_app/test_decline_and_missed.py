@@ -8,7 +8,7 @@ from core.errors import Conflict, NotFound
 from sessions_app.actions.create import session_create
 from sessions_app.actions.offers import offer_accept, offer_decline, offer_expire
 from sessions_app.models import Offer, SessionEvent, SessionState
-from tests.conftest import wait_until
+from tests.conftest import offered_to, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,7 +128,7 @@ def test_coming_back_online_starts_the_count_again(manual, make_agent, clock):
     assert (agent.status, agent.status_reason) == ("online", "")
     # The old miss no longer counts: it is offered the waiting session and stays online
     # (drained after the commit; by the worker's sweep if it held the group's lock)
-    wait_until(lambda: getattr(standing(session), "agent_id", None) == agent.pk)
+    wait_until(lambda: offered_to(session) == agent.pk)
 
 
 def test_an_agent_may_say_why_it_is_away_and_the_reason_goes_with_it_online(make_agent):

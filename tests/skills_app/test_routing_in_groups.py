@@ -10,20 +10,15 @@ from sessions_app.actions.end import session_end
 from sessions_app.actions.offers import offer_accept
 from sessions_app.actions.overflow import sessions_overflow_due
 from sessions_app.actions.sweep import timers_resolve_due
-from sessions_app.models import Offer, SessionEvent, SessionState
+from sessions_app.models import SessionEvent, SessionState
 from skills_app.selectors import default_group
-from tests.conftest import wait_until
+from tests.conftest import offered_to, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def new(group, name="Customer"):
     return session_create(customer_name=name, message="Hi", skill_group=group.pk)[0]
-
-
-def offered_to(session):
-    offer = Offer.objects.standing().filter(session=session).first()
-    return offer.agent_id if offer else None
 
 
 def decision(session, kind="routing.chosen"):
